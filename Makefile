@@ -1,0 +1,25 @@
+# The two commands of the README:
+#   make reproduce   set up .venv and run the whole pipeline (see README for budgets)
+#   make test        set up .venv and run the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATASET ?= ../shared/data/cifar10-subset.npz
+DEGRADATION ?= jpeg
+BUDGET ?= cpu
+
+.PHONY: setup test reproduce
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q
+
+reproduce: setup
+	$(PY) reproduce.py --dataset $(DATASET) --degradation $(DEGRADATION) --budget $(BUDGET)

@@ -1,0 +1,303 @@
+"""Data shared by every script: `--dataset` resolution and loading, clean-image patches for the
+estimator, image files, atomic outputs and the command-line error convention.
+
+`--dataset` means the same thing everywhere:
+  - cifar10, cifar100, mnist, fashion_mnist: downloaded through keras.datasets;
+  - a path to an .npz with x_train y_train x_test y_test (optional class_names), the layout of
+    Keras' mnist.npz;
+  - a folder with train/ and test/, each with one subfolder of image files per class.
+Images come back as uint8 NHWC (grayscale with C = 1), labels as int64, class names as strings.
+"""
+import contextlib
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# Keras is imported only for keras.datasets; keep TensorFlow's start-up chatter quiet then.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".ppm", ".pgm", ".webp")
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")
+MIN_IMAGE_SIZE = 8
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                   "truck")
+CIFAR100_CLASSES = tuple("""
+apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly
+camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup
+dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower
+leopard lion lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid
+otter palm_tree pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray
+road rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar
+sunflower sweet_pepper table tank telephone television tiger tractor train trout tulip turtle
+wardrobe whale willow_tree wolf woman worm""".split())
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                         "Sneaker", "Bag", "Ankle boot")
+KERAS_DATASETS = {
+    "cifar10": CIFAR10_CLASSES,
+    "cifar100": CIFAR100_CLASSES,
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion_mnist": FASHION_MNIST_CLASSES,
+}
+
+
+class DataError(ValueError):
+    """Bad or missing data, reported to a command-line user as one line."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple
+
+    @property
+    def image_shape(self):
+        return self.x_train.shape[1:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------------------------
+def dataset_name(spec):
+    """The name used in output files: the Keras name, or the stem of an npz file or folder."""
+    return spec if spec in KERAS_DATASETS else Path(spec).stem if spec.endswith(".npz") else \
+        Path(spec.rstrip("/\\")).name
+
+
+def load_dataset(spec):
+    """Load `spec` (a Keras dataset name, an .npz or a folder): see the module docstring."""
+    path = Path(spec)
+    if spec in KERAS_DATASETS and not path.exists():
+        splits = _load_keras(spec)
+        class_names = KERAS_DATASETS[spec]
+    elif path.is_dir():
+        splits, class_names = _load_folder(path)
+    elif path.is_file():
+        splits, class_names = _load_npz(path)
+    else:
+        raise DataError(f"dataset {spec!r} not found: give one of {', '.join(KERAS_DATASETS)}, an "
+                        ".npz file or a folder with train/ and test/")
+    x_train, y_train, x_test, y_test = (np.asarray(a) for a in splits)
+    dataset = Dataset(dataset_name(spec), as_images(x_train, f"{spec} x_train"),
+                      as_labels(y_train, f"{spec} y_train"), as_images(x_test, f"{spec} x_test"),
+                      as_labels(y_test, f"{spec} y_test"), tuple(str(c) for c in class_names))
+    _check_consistent(dataset, spec)
+    return dataset
+
+
+def _load_keras(name):
+    import keras
+    try:
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    except Exception as error:  # any network or archive failure means the same to the user
+        raise DataError(f"could not download {name} through keras.datasets "
+                        f"({type(error).__name__}); pass a local copy instead: an .npz with "
+                        "x_train y_train x_test y_test, or a folder with train/ and test/") from None
+    return (x_train, y_train, x_test, y_test)
+
+
+def _load_npz(path):
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as error:
+        raise DataError(f"cannot read {path} as an .npz file: {error}") from None
+    with archive:
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in archive]
+        if missing:
+            raise DataError(f"{path} lacks {', '.join(missing)}; an .npz dataset needs x_train "
+                            "y_train x_test y_test (and optionally class_names)")
+        splits = tuple(archive[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+        if "class_names" in archive:
+            class_names = archive["class_names"]
+        else:
+            count = int(max(splits[1].max(), splits[3].max())) + 1
+            class_names = [str(c) for c in range(count)]
+    return splits, class_names
+
+
+def _load_folder(root):
+    class_names = sorted(p.name for p in (root / "train").glob("*") if p.is_dir())
+    if not class_names or not (root / "test").is_dir():
+        raise DataError(f"{root} must hold train/ and test/, each with one subfolder per class")
+    splits = []
+    for split in ("train", "test"):
+        files, labels = [], []
+        for label, name in enumerate(class_names):
+            found = image_files(root / split / name)
+            files += found
+            labels += [label] * len(found)
+        if not files:
+            raise DataError(f"no images found in {root / split}")
+        splits += [_stack_images(files), np.asarray(labels)]
+    return splits, class_names
+
+
+def _stack_images(files):
+    images = [read_image(f) for f in files]
+    channels = 3 if any(im.shape[-1] == 3 for im in images) else 1
+    images = [np.repeat(im, 3, axis=-1) if im.shape[-1] != channels else im for im in images]
+    for path, im in zip(files, images):
+        if im.shape != images[0].shape:
+            raise DataError(f"{path} is {im.shape[1]}x{im.shape[0]}, but {files[0]} is "
+                            f"{images[0].shape[1]}x{images[0].shape[0]}: every image of a folder "
+                            "dataset must have the same size")
+    return np.stack(images)
+
+
+def as_images(array, what):
+    """Return uint8 NHWC images (grayscale NHW gains C = 1) or raise DataError."""
+    if array.ndim == 3:
+        array = array[..., None]
+    if array.ndim != 4 or array.shape[-1] not in (1, 3):
+        raise DataError(f"{what}: expected images shaped (N, H, W) or (N, H, W, 1 or 3), got "
+                        f"{array.shape}")
+    if min(array.shape[1:3]) < MIN_IMAGE_SIZE:
+        raise DataError(f"{what}: images of {array.shape[2]}x{array.shape[1]} are smaller than "
+                        f"the {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} minimum")
+    if array.dtype != np.uint8:
+        if array.min() < 0 or array.max() > 255:
+            raise DataError(f"{what}: pixel values must lie in 0..255, got {array.min()}.."
+                            f"{array.max()}")
+        array = array.astype(np.uint8)
+    return array
+
+
+def as_labels(array, what):
+    labels = np.asarray(array).reshape(-1)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{what}: labels must be integers, got {labels.dtype}")
+    return labels.astype(np.int64)
+
+
+def _check_consistent(dataset, spec):
+    for split in ("train", "test"):
+        x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")
+        if len(x) != len(y):
+            raise DataError(f"{spec}: {len(x)} {split} images but {len(y)} labels")
+    if dataset.x_train.shape[1:] != dataset.x_test.shape[1:]:
+        raise DataError(f"{spec}: train images {dataset.x_train.shape[1:]} and test images "
+                        f"{dataset.x_test.shape[1:]} differ in shape")
+    top = int(max(dataset.y_train.max(), dataset.y_test.max()))
+    if min(dataset.y_train.min(), dataset.y_test.min()) < 0 or top >= len(dataset.class_names):
+        raise DataError(f"{spec}: labels must lie in 0..{len(dataset.class_names) - 1} "
+                        f"(one per class name), found up to {top}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Clean images and patches, for the estimator
+# ---------------------------------------------------------------------------------------------
+def image_files(folder):
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_clean_images(folder, channels=3):
+    """Read every image of `folder` as (H, W, channels) uint8. Warn on lossy sources: their
+    earlier compression would bias the estimator's targets."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"training folder {folder} not found")
+    files = image_files(folder)
+    if not files:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    lossy = [f.name for f in files if f.suffix.lower() in LOSSY_SUFFIXES]
+    if lossy:
+        warnings.warn(f"{len(lossy)} of {len(files)} training images in {folder} are lossy "
+                      f"(e.g. {lossy[0]}); their compression biases the targets: prefer PNG",
+                      stacklevel=2)
+    return [read_image(f, channels) for f in files]
+
+
+def patch_size_for(images, size):
+    """The requested patch size, reduced to the smallest image side when images are smaller."""
+    return min(size, *(min(im.shape[:2]) for im in images))
+
+
+def random_patches(images, count, size, rng):
+    """`count` random size x size crops of `images` (chosen in proportion to their area), each
+    randomly transposed and flipped horizontally and vertically."""
+    rng = np.random.default_rng(rng)
+    areas = np.array([im.shape[0] * im.shape[1] for im in images], dtype=np.float64)
+    choice = rng.choice(len(images), size=count, p=areas / areas.sum())
+    patches = np.empty((count, size, size, images[0].shape[-1]), np.uint8)
+    for i, index in enumerate(choice):
+        image = images[index]
+        top = rng.integers(0, image.shape[0] - size + 1)
+        left = rng.integers(0, image.shape[1] - size + 1)
+        patch = image[top:top + size, left:left + size]
+        transpose, flip_v, flip_h = rng.integers(0, 2, 3)
+        if transpose:
+            patch = patch.transpose(1, 0, 2)
+        patches[i] = patch[::-1 if flip_v else 1, ::-1 if flip_h else 1]
+    return patches
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+def read_image(path, channels=None):
+    """Read an image file as (H, W, C) uint8: C = 1 for grayscale, else 3 (alpha dropped).
+    `channels` forces 1 or 3."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"image {path} not found")
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except Exception as error:
+        raise DataError(f"cannot read {path} as an image: {error}") from None
+    grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+    mode = {1: "L", 3: "RGB"}.get(channels, "L" if grey else "RGB")
+    if image.mode in ("I", "I;16", "F"):
+        raise DataError(f"{path} has {image.mode} pixels; only 8-bit images are supported")
+    array = np.asarray(image.convert(mode))
+    return array[..., None] if array.ndim == 2 else array
+
+
+def write_image(path, image):
+    """Write a (H, W, 1 or 3) uint8 image atomically; the suffix picks the format."""
+    image = image[..., 0] if image.shape[-1] == 1 else image
+    with atomic_output(path) as temporary:
+        Image.fromarray(image).save(temporary)
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside `path` (same suffix, so writers pick the right format) and
+    move it into place only if the block succeeds: no half-written output, ever."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield str(temporary)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def save_npz(path, **arrays):
+    with atomic_output(path) as temporary:
+        np.savez_compressed(temporary, **arrays)
+
+
+def run_cli(prog, task):
+    """Run `task()`; report a user's mistake (bad data or parameter, missing file) in one line
+    on stderr with exit status 2, and an interruption with status 130."""
+    try:
+        task()
+    except (ValueError, OSError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    return 0

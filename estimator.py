@@ -1,0 +1,263 @@
+"""The degradation-parameter estimation network (Endo et al. 2020, after Uchida et al. 2018).
+
+Seven dilated 3x3 convolutions predict the degradation parameter of every pixel; the spatial mean
+of that map is the image's estimate, which the classifier takes as its second input.
+
+    python estimator.py --degradation jpeg --train-dir ../shared/data/urban100     # train
+    python estimator.py --degradation jpeg --predict photo.jpg scan.png            # estimate
+    python estimator.py --degradation jpeg --predict photo.jpg --map photo_map.png # and a heat map
+    python estimator.py --degradation jpeg --report --dataset cifar10              # Tables 2 / 5
+"""
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import data  # noqa: E402
+import degrade  # noqa: E402
+import training  # noqa: E402
+
+DILATIONS = (1, 2, 3, 4, 3, 2, 1)
+FEATURES = 64
+WEIGHTS_DIR = Path("weights")
+# Validation patches come from images held out of training, drawn once with their own seed.
+VALIDATION_PATCHES = 512
+
+
+def weights_path(degradation, weights_dir=WEIGHTS_DIR):
+    return Path(weights_dir) / f"estimator_{degradation}.keras"
+
+
+# ---------------------------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------------------------
+def build_estimator(channels=3, features=FEATURES, dilations=DILATIONS):
+    """Fully convolutional: any H x W. Input: pixels 0..255. Output: the parameter of every
+    pixel, in the [0, 1] units of degrade.normalize."""
+    image = keras.Input((None, None, channels), name="image")
+    # Centred inputs: with no batch norm, uncentred [0, 255] pixels swamp the first layers.
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="centre")(image)
+    for index, rate in enumerate(dilations, start=1):
+        last = index == len(dilations)
+        x = keras.layers.Conv2D(
+            1 if last else features, 3, padding="same", dilation_rate=rate,
+            activation=None if last else "relu", kernel_initializer="he_normal",
+            # Starting the output at the targets' mean skips the plateau of learning it.
+            bias_initializer=keras.initializers.Constant(0.5 if last else 0.0),
+            name=f"conv{index}_d{rate}")(x)
+    return keras.Model(image, x, name="estimator")
+
+
+def receptive_field(dilations=DILATIONS, kernel=3):
+    return 1 + sum((kernel - 1) * rate for rate in dilations)
+
+
+def load_estimator(degradation, weights_dir=WEIGHTS_DIR):
+    path = weights_path(degradation, weights_dir)
+    if not path.is_file():
+        raise data.DataError(f"no estimator weights at {path}: train them with "
+                             f"`python estimator.py --degradation {degradation}`")
+    return keras.saving.load_model(path, compile=False)
+
+
+def model_channels(model):
+    return model.inputs[0].shape[-1]
+
+
+def check_channels(model, images, what="images"):
+    channels = model_channels(model)
+    if images.shape[-1] != channels:
+        raise data.DataError(f"{what} have {images.shape[-1]} channel(s) but the estimator was "
+                             f"trained on {channels}")
+
+
+def estimate_maps(model, images, batch_size=256):
+    """Per-pixel parameter maps (N, H, W) in natural units (q, sigma) of uint8 images."""
+    check_channels(model, images)
+    maps = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+    return maps[..., 0]
+
+
+def estimate(model, images, degradation, batch_size=256):
+    """One estimate per image: the spatial mean of its map, in natural units, clipped to the
+    degradation's range. The batched function that classifier.py and evaluate.py call."""
+    check_channels(model, images)
+    values = np.empty(len(images), np.float64)
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size].astype(np.float32)
+        values[start:start + batch_size] = keras.ops.convert_to_numpy(
+            keras.ops.mean(model(batch, training=False), axis=(1, 2, 3)))
+    return to_natural(degradation, values)
+
+
+def to_natural(degradation, normalized):
+    spec = degrade.get_degradation(degradation)
+    return np.clip(degrade.denormalize(degradation, normalized), spec.low, spec.high)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training data
+# ---------------------------------------------------------------------------------------------
+class PatchBatches(keras.utils.PyDataset):
+    """Batches of random clean patches, each degraded with its own random parameter; the target
+    is the constant map of that parameter in normalized units. Batch i of every epoch is drawn
+    from seed (seed, epoch, i): repeatable, yet new patches every epoch."""
+
+    def __init__(self, images, degradation, patch_size, batch_size, steps, seed, **kwargs):
+        super().__init__(**kwargs)
+        self.images, self.degradation = images, degradation
+        self.patch_size, self.batch_size, self.steps, self.seed = patch_size, batch_size, steps, seed
+        self.epoch = 0
+
+    def __len__(self):
+        return self.steps
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        return degraded_patches(self.images, self.degradation, self.batch_size, self.patch_size,
+                                rng)
+
+
+def degraded_patches(images, degradation, count, patch_size, rng):
+    patches = data.random_patches(images, count, patch_size, rng)
+    params = degrade.random_params(degradation, count, rng)
+    degraded = degrade.degrade(patches, degradation, params, rng, workers=1)
+    target = np.broadcast_to(degrade.normalize(degradation, params).astype(np.float32)[
+        :, None, None, None], (count, patch_size, patch_size, 1))
+    return degraded.astype(np.float32), np.ascontiguousarray(target)
+
+
+def training_images(args):
+    """Clean images from --train-dir, or the training images of --dataset."""
+    if args.train_dir:
+        return data.load_clean_images(args.train_dir, args.channels)
+    dataset = data.load_dataset(args.dataset)
+    images = dataset.x_train
+    if images.shape[-1] != args.channels:
+        images = np.repeat(images, args.channels, -1) if args.channels == 3 else \
+            images.mean(-1, keepdims=True).round().astype(np.uint8)
+    return list(images[: args.limit] if args.limit else images)
+
+
+def split_images(images, fraction, seed):
+    """Hold out whole images for validation, so validation patches are unseen content."""
+    order = np.random.default_rng(seed).permutation(len(images))
+    held = max(1, int(round(len(images) * fraction))) if len(images) > 1 else 0
+    train = [images[i] for i in order[held:]] or images
+    return train, [images[i] for i in order[:held]] or images
+
+
+def train(args):
+    keras.utils.set_random_seed(args.seed)
+    images = training_images(args)
+    patch_size = data.patch_size_for(images, args.patch_size)
+    if patch_size < args.patch_size:
+        print(f"images are small: using {patch_size}x{patch_size} patches")
+    train_images, val_images = split_images(images, args.val_fraction, args.seed)
+    print(f"{len(train_images)} training and {len(val_images)} validation images, "
+          f"{patch_size}x{patch_size} patches, degradation {args.degradation}")
+    batches = PatchBatches(train_images, args.degradation, patch_size, args.batch_size,
+                           args.steps_per_epoch, args.seed, workers=args.workers)
+    validation = degraded_patches(val_images, args.degradation, args.val_patches, patch_size,
+                                  np.random.default_rng((args.seed, 1)))
+    model = build_estimator(args.channels)
+    model.compile(optimizer=keras.optimizers.Adamax(args.learning_rate, clipnorm=args.clipnorm),
+                  loss="mse", jit_compile=args.jit)
+    output = weights_path(args.degradation, args.weights_dir)
+    training.fit_resumable(model, batches, validation, output, args.epochs, fresh=args.fresh)
+    print(f"best model: {output}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Estimating user images
+# ---------------------------------------------------------------------------------------------
+def predict_files(args):
+    model = load_estimator(args.degradation, args.weights_dir)
+    channels = model_channels(model)
+    for path in args.predict:
+        image = data.read_image(path)
+        check_channels(model, image[None], what=str(path))
+        value = estimate(model, image[None], args.degradation)[0]
+        print(f"{path}\t{value:.2f}")
+        if args.map:
+            map_path = args.map if len(args.predict) == 1 else \
+                Path(args.map).with_stem(f"{Path(args.map).stem}_{Path(path).stem}")
+            save_heat_map(map_path, image, estimate_maps(model, image[None])[0],
+                          args.degradation, value)
+    return channels
+
+
+def save_heat_map(path, image, normalized_map, degradation, value):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    spec = degrade.get_degradation(degradation)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
+    left.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+    left.set_title("image")
+    shown = right.imshow(to_natural(degradation, normalized_map), vmin=spec.low, vmax=spec.high,
+                         cmap="viridis")
+    right.set_title(f"estimated {degradation} parameter (mean {value:.1f})")
+    for axis in (left, right):
+        axis.axis("off")
+    figure.colorbar(shown, ax=right, fraction=0.046)
+    with data.atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    print(f"map: {path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description="Train the degradation-parameter estimation network, or estimate the "
+                    "parameter (JPEG quality, noise or blur sigma) of images.")
+    parser.add_argument("--degradation", default="jpeg", choices=list(degrade.DEGRADATIONS))
+    parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
+    parser.add_argument("--predict", nargs="+", metavar="IMAGE",
+                        help="estimate the parameter of these images instead of training")
+    parser.add_argument("--map", help="with --predict: save the per-pixel map as a heat map")
+    training_group = parser.add_argument_group("training")
+    training_group.add_argument("--train-dir", help="folder of clean images (PNG, BMP, TIFF) to "
+                                "cut patches from; default: the training images of --dataset")
+    training_group.add_argument("--dataset", default="cifar10", help="used without --train-dir")
+    training_group.add_argument("--limit", type=int, help="use only the first N dataset images")
+    training_group.add_argument("--channels", type=int, default=3, choices=(1, 3))
+    training_group.add_argument("--patch-size", type=int, default=64)
+    training_group.add_argument("--batch-size", type=int, default=32)
+    training_group.add_argument("--epochs", type=int, default=100)
+    training_group.add_argument("--steps-per-epoch", type=int, default=500)
+    training_group.add_argument("--learning-rate", type=float, default=0.001)
+    training_group.add_argument("--clipnorm", type=float, default=1.0)
+    training_group.add_argument("--val-fraction", type=float, default=0.1,
+                                help="fraction of the images held out for validation patches")
+    training_group.add_argument("--val-patches", type=int, default=VALIDATION_PATCHES)
+    training_group.add_argument("--workers", type=int, default=1,
+                                help="threads preparing batches")
+    training_group.add_argument("--jit", action="store_true", help="XLA-compile the training step")
+    training_group.add_argument("--seed", type=int, default=0)
+    training_group.add_argument("--fresh", action="store_true",
+                                help="discard an earlier run's backup and log and start over")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.map and not args.predict:
+        parser.error("--map needs --predict")
+    task = predict_files if args.predict else train
+    return data.run_cli(parser.prog, lambda: task(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

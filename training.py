@@ -1,0 +1,80 @@
+"""Resumable Keras training shared by estimator.py and classifier.py.
+
+A run keeps, beside its final model `weights/<name>.keras`:
+  - `weights/<name>.backup/`: the last finished epoch (weights, optimizer state, epoch count),
+    restored when the same command is run again, after Ctrl-C or kill -9 alike;
+  - `weights/<name>.log.csv`: one row of losses and metrics per epoch.
+The final model is the epoch with the best validation score, written atomically whenever it
+improves, so an interrupted run still leaves its best model and never a half-written file.
+Running again with a larger --epochs continues a finished run; --fresh starts over.
+"""
+import csv
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import data
+
+
+def run_paths(output):
+    output = Path(output)
+    return output.with_suffix(".backup"), output.with_suffix(".log.csv")
+
+
+def save_model(model, path):
+    with data.atomic_output(path) as temporary:
+        model.save(temporary)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model atomically whenever `monitor` improves. On a resumed run the best score so
+    far is read back from the CSV log, so a worse epoch never overwrites a better model."""
+
+    def __init__(self, path, log_path, monitor="val_loss", mode="min"):
+        super().__init__()
+        self.path, self.monitor = Path(path), monitor
+        self.better = np.less if mode == "min" else np.greater
+        self.best = previous_best(log_path, monitor, mode) if self.path.exists() else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        score = (logs or {}).get(self.monitor)
+        if score is None:
+            return
+        if self.best is None or self.better(score, self.best):
+            self.best = float(score)
+            save_model(self.model, self.path)
+
+
+def previous_best(log_path, monitor, mode):
+    scores = [float(row[monitor]) for row in read_log(log_path) if row.get(monitor)]
+    return (min if mode == "min" else max)(scores) if scores else None
+
+
+def read_log(log_path):
+    if not Path(log_path).exists():
+        return []
+    with open(log_path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", mode="min",
+                  fresh=False, steps_per_epoch=None, callbacks=(), verbose="auto"):
+    """Train `model` with resumption, a CSV log and an atomic best-model file at `output`."""
+    backup, log = run_paths(output)
+    if fresh:
+        shutil.rmtree(backup, ignore_errors=True)
+        log.unlink(missing_ok=True)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    done = len(read_log(log))
+    if done:
+        print(f"resuming {output}: {done} epoch(s) already logged in {log}")
+    # Log before backing up: a kill between the two repeats a row rather than losing one.
+    callbacks = [keras.callbacks.CSVLogger(str(log), append=True),
+                 BestCheckpoint(output, log, monitor, mode),
+                 keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True,
+                                                  delete_checkpoint=False),
+                 *callbacks]
+    return model.fit(train, validation_data=validation, epochs=epochs,
+                     steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
