@@ -6,7 +6,9 @@ of that map is the image's estimate, which the classifier takes as its second in
     python estimator.py --degradation jpeg --train-dir ../shared/data/urban100     # train
     python estimator.py --degradation jpeg --predict photo.jpg scan.png            # estimate
     python estimator.py --degradation jpeg --predict photo.jpg --map photo_map.png # and a heat map
-    python estimator.py --degradation jpeg --report --dataset cifar10              # Tables 2 / 5
+
+The estimator's Tables 2 and 5 and Figures 4 and 7 come from
+`python evaluate.py --dataset cifar10 --degradation jpeg --estimator-only`.
 """
 import argparse
 import os
@@ -167,7 +169,7 @@ def train(args):
                            args.steps_per_epoch, args.seed, workers=args.workers)
     validation = degraded_patches(val_images, args.degradation, args.val_patches, patch_size,
                                   np.random.default_rng((args.seed, 1)))
-    model = build_estimator(args.channels)
+    model = build_estimator(args.channels, args.features)
     model.compile(optimizer=keras.optimizers.Adamax(args.learning_rate, clipnorm=args.clipnorm),
                   loss="mse", jit_compile=args.jit)
     output = weights_path(args.degradation, args.weights_dir)
@@ -233,6 +235,8 @@ def build_parser():
     training_group.add_argument("--limit", type=int, help="use only the first N dataset images")
     training_group.add_argument("--channels", type=int, default=3, choices=(1, 3))
     training_group.add_argument("--patch-size", type=int, default=64)
+    training_group.add_argument("--features", type=int, default=FEATURES,
+                                help="features per layer (the paper's 64; smaller for tests)")
     training_group.add_argument("--batch-size", type=int, default=32)
     training_group.add_argument("--epochs", type=int, default=100)
     training_group.add_argument("--steps-per-epoch", type=int, default=500)

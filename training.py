@@ -6,7 +6,8 @@ A run keeps, beside its final model `weights/<name>.keras`:
   - `weights/<name>.log.csv`: one row of losses and metrics per epoch.
 The final model is the epoch with the best validation score, written atomically whenever it
 improves, so an interrupted run still leaves its best model and never a half-written file.
-Running again with a larger --epochs continues a finished run; --fresh starts over.
+Running again with a larger --epochs continues a finished run; --fresh starts over. A model
+without its backup (as shipped in the repository) is never overwritten without --fresh.
 """
 import csv
 import shutil
@@ -52,6 +53,11 @@ def previous_best(log_path, monitor, mode):
     return (min if mode == "min" else max)(scores) if scores else None
 
 
+def is_trained(output, epochs):
+    """True when `output` exists and its log records at least `epochs` epochs."""
+    return Path(output).exists() and len(read_log(run_paths(output)[1])) >= epochs
+
+
 def read_log(log_path):
     if not Path(log_path).exists():
         return []
@@ -61,13 +67,21 @@ def read_log(log_path):
 
 def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", mode="min",
                   fresh=False, steps_per_epoch=None, callbacks=(), verbose="auto"):
-    """Train `model` with resumption, a CSV log and an atomic best-model file at `output`."""
+    """Train `model` with resumption, a CSV log and an atomic best-model file at `output`.
+    `train`: a PyDataset (or other batch source) or an (x, y) tuple of arrays."""
     backup, log = run_paths(output)
     if fresh:
         shutil.rmtree(backup, ignore_errors=True)
         log.unlink(missing_ok=True)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     done = len(read_log(log))
+    if done >= epochs and Path(output).exists():
+        print(f"{output} is already trained for {done} epoch(s); nothing to do (a larger "
+              "--epochs continues it, --fresh starts over)")
+        return None
+    if Path(output).exists() and not backup.exists() and not fresh:
+        raise data.DataError(f"{output} exists ({done} epoch(s) logged) but {backup} is missing, "
+                             f"so it cannot be continued; pass --fresh to train it again")
     if done:
         print(f"resuming {output}: {done} epoch(s) already logged in {log}")
     # Log before backing up: a kill between the two repeats a row rather than losing one.
@@ -76,5 +90,6 @@ def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", 
                  keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True,
                                                   delete_checkpoint=False),
                  *callbacks]
-    return model.fit(train, validation_data=validation, epochs=epochs,
+    x, y = train if isinstance(train, tuple) else (train, None)
+    return model.fit(x, y, validation_data=validation, epochs=epochs,
                      steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)

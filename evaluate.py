@@ -1,0 +1,380 @@
+"""Reproduce the paper's evaluation: Tables 2-6 and Figures 4-8, side by side with the paper.
+
+For every parameter value (q = 1..100 or sigma = 0..50) the test set is degraded once, the
+parameter estimated once, and the degraded images classified by every network. Outputs, in --out:
+
+  <dataset>_<degradation>_accuracy.csv    accuracy of every network at every value (Figs 5, 6, 8)
+  <dataset>_<degradation>_accuracy.png
+  <dataset>_<degradation>_intervals.csv   interval mean accuracy, Eq. (1) (Tables 3, 4, 6), with
+  <dataset>_<degradation>_intervals.md    paired bootstrap 95% intervals of each gain
+  <dataset>_<degradation>_estimator.csv   the estimator's mean and SD at every value (Figs 4, 7)
+  <dataset>_<degradation>_estimator.md    ... at the paper's values (Tables 2, 5)
+  <dataset>_<degradation>_estimator.png
+
+    python evaluate.py --dataset cifar10 --degradation jpeg
+    python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise
+    python evaluate.py --dataset cifar10 --degradation jpeg --params 1,10,50 --limit 200
+    python evaluate.py --dataset cifar10 --degradation jpeg --estimator-only
+"""
+import argparse
+import os
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import classifier  # noqa: E402
+import data  # noqa: E402
+import degrade  # noqa: E402
+import estimator  # noqa: E402
+
+# The networks compared for each degradation, and each parameter-aware network's image-only twin.
+NETWORKS = {"jpeg": ("org", "jpg", "est_qf", "known_qf"),
+            "noise": ("org", "noisy", "est_nl", "known_nl")}
+TWINS = {"est_qf": "jpg", "known_qf": "jpg", "est_nl": "noisy", "known_nl": "noisy"}
+LABELS = {"org": "Org", "jpg": "Jpg", "est_qf": "Jpg+Est.QF", "known_qf": "Jpg+Known.QF",
+          "noisy": "Noisy", "est_nl": "Noisy+Est.NL", "known_nl": "Noisy+Known.NL"}
+INTERVALS = {"jpeg": ((1, 20), (21, 40), (41, 60), (61, 80), (81, 100)),
+             "noise": ((0, 10), (11, 20), (21, 30), (31, 40), (41, 50))}
+
+# The paper's numbers (Endo, Tanaka & Okutomi, EI 2020), for comparison only.
+PAPER_INTERVALS = {  # Tables 3, 4, 6: interval mean accuracy, one value per interval
+    ("cifar10", "jpeg"): {"org": (0.431, 0.700, 0.763, 0.799, 0.861),
+                          "jpg": (0.724, 0.844, 0.857, 0.866, 0.874),
+                          "est_qf": (0.744, 0.849, 0.864, 0.872, 0.880)},
+    ("cifar100", "jpeg"): {"org": (0.202, 0.407, 0.465, 0.504, 0.582),
+                           "jpg": (0.448, 0.561, 0.577, 0.583, 0.591),
+                           "est_qf": (0.454, 0.563, 0.581, 0.588, 0.596)},
+    ("cifar10", "noise"): {"org": (0.796, 0.328, 0.138, 0.106, 0.101),
+                           "noisy": (0.851, 0.844, 0.829, 0.809, 0.785),
+                           "est_nl": (0.882, 0.872, 0.856, 0.834, 0.810)},
+}
+PAPER_TABLE_NUMBERS = {("cifar10", "jpeg"): 3, ("cifar100", "jpeg"): 4, ("cifar10", "noise"): 6}
+PAPER_ESTIMATES = {  # Tables 2 and 5 (CIFAR-10): true value -> (mean, SD) of the estimates
+    "jpeg": {20: (20.84, 2.28), 40: (40.93, 3.91), 60: (58.58, 4.07), 80: (79.53, 3.07),
+             100: (94.91, 1.91)},
+    "noise": {10: (10.03, 0.42), 20: (20.11, 0.54), 30: (30.16, 0.69), 40: (40.11, 0.89),
+              50: (49.26, 0.70)},
+}
+PAPER_ESTIMATE_TABLES = {"jpeg": 2, "noise": 5}
+BOOTSTRAP_SAMPLES = 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# Eq. (1) and the bootstrap
+# ---------------------------------------------------------------------------------------------
+def interval_mean(params, accuracy, low, high):
+    """Eq. (1): the plain mean of the accuracies at every value from `low` to `high`."""
+    params, accuracy = np.asarray(params), np.asarray(accuracy)
+    inside = (params >= low) & (params <= high)
+    return float(accuracy[inside].mean()) if inside.any() else float("nan")
+
+
+def paired_bootstrap(correct_a, correct_b, rng, samples=BOOTSTRAP_SAMPLES):
+    """95% interval of mean(a) - mean(b) over values, resampling test images with replacement.
+    `correct_*`: (values, images) booleans of the same images under both networks."""
+    per_image = (correct_a.astype(np.float64) - correct_b).mean(axis=0)
+    draws = rng.integers(0, len(per_image), (samples, len(per_image)))
+    means = per_image[draws].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep
+# ---------------------------------------------------------------------------------------------
+def degraded_test_set(images, degradation, value, seed):
+    """The test set at one value; the noise draw depends only on (seed, value), so any subset of
+    values reproduces the full sweep's images."""
+    rng = np.random.default_rng([seed, int(round(value * 100))])
+    return degrade.degrade(images, degradation, value, rng)
+
+
+def sweep(images, labels, degradation, values, networks, estimator_model, seed, batch_size):
+    """Return correct[name] (values x images booleans), estimates (values x images) and timings."""
+    correct = {name: np.zeros((len(values), len(images)), bool) for name in networks}
+    estimates = np.full((len(values), len(images)), np.nan)
+    timings = {"degrade (waited)": 0.0, "estimate": 0.0, "classify": 0.0}
+    with ThreadPoolExecutor(1) as prefetch:  # degrade the next value while this one is classified
+        start = time.perf_counter()
+        pending = prefetch.submit(degraded_test_set, images, degradation, values[0], seed)
+        for index, value in enumerate(values):
+            tick = time.perf_counter()
+            degraded = pending.result()
+            if index + 1 < len(values):
+                pending = prefetch.submit(degraded_test_set, images, degradation,
+                                          values[index + 1], seed)
+            timings["degrade (waited)"] += time.perf_counter() - tick
+            if estimator_model is not None:
+                tick = time.perf_counter()
+                estimates[index] = estimator.estimate(estimator_model, degraded, degradation,
+                                                      batch_size)
+                timings["estimate"] += time.perf_counter() - tick
+            true_params = np.full(len(images), value)
+            tick = time.perf_counter()
+            for name, model in networks.items():
+                params = {"estimated": estimates[index], "true": true_params}.get(
+                    classifier.MODES[name].source)
+                probabilities = classifier.predict_probabilities(model, degraded, params,
+                                                                 degradation, batch_size)
+                correct[name][index] = probabilities.argmax(axis=1) == labels
+            timings["classify"] += time.perf_counter() - tick
+            progress(index + 1, len(values), value, correct, start)
+    timings["total"] = time.perf_counter() - start
+    return correct, estimates, timings
+
+
+def progress(done, total, value, correct, start):
+    accuracies = "  ".join(f"{name} {c[done - 1].mean():.3f}" for name, c in correct.items())
+    elapsed = time.perf_counter() - start
+    print(f"[{done:3d}/{total}] {elapsed:6.1f}s  value {value:g}: {accuracies}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+def paper_key(dataset_name, degradation):
+    """The paper's table for this dataset, if any: CIFAR-100 first, since 'cifar10' prefixes it."""
+    lowered = dataset_name.lower()
+    family = "cifar100" if lowered.startswith("cifar100") else \
+        "cifar10" if lowered.startswith("cifar10") else None
+    key = (family, degradation)
+    return key if key in PAPER_INTERVALS else None
+
+
+def accuracy_table(values, correct):
+    table = pd.DataFrame({"param": values})
+    for name, c in correct.items():
+        table[name] = c.mean(axis=1)
+    return table
+
+
+def interval_table(values, correct, degradation, paper, seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for position, (low, high) in enumerate(INTERVALS[degradation]):
+        inside = (values >= low) & (values <= high)
+        row = {"interval": f"{low}-{high}", "values": int(inside.sum())}
+        for name, c in correct.items():
+            row[name] = interval_mean(values, c.mean(axis=1), low, high)
+        for name, twin in TWINS.items():
+            if name in correct and twin in correct and inside.any():
+                row[f"{name}-{twin}"] = row[name] - row[twin]
+                row[f"{name}-{twin} ci_low"], row[f"{name}-{twin} ci_high"] = paired_bootstrap(
+                    correct[name][inside], correct[twin][inside], rng)
+        for name, numbers in (PAPER_INTERVALS.get(paper) or {}).items():
+            row[f"paper {name}"] = numbers[position]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def interval_markdown(table, correct, dataset_name, degradation, paper, images):
+    unit = "q" if degradation == "jpeg" else "sigma"
+    lines = [f"Interval mean accuracy, Eq. (1), on {dataset_name} ({images} test images), "
+             f"{degradation}; {unit} intervals."]
+    if paper:
+        subset = "" if dataset_name == paper[0] else \
+            f" (the paper used the full {paper[0].upper()} test set; this is {dataset_name})"
+        lines.append(f"'paper' columns: Table {PAPER_TABLE_NUMBERS[paper]} of Endo et al. "
+                     f"(2020){subset}.")
+    header = ["interval"] + [LABELS[name] for name in correct]
+    gains = [f"{name}-{twin}" for name, twin in TWINS.items() if f"{name}-{twin}" in table]
+    header += [f"{LABELS[g.split('-')[0]]} - {LABELS[g.split('-')[1]]} [95% CI]" for g in gains]
+    paper_names = list(PAPER_INTERVALS.get(paper) or {})
+    header += [f"paper {LABELS[name]}" for name in paper_names]
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in table.iterrows():
+        cells = [row["interval"]] + [f"{row[name]:.3f}" for name in correct]
+        cells += [f"{row[g]:+.3f} [{row[g + ' ci_low']:+.3f}, {row[g + ' ci_high']:+.3f}]"
+                  for g in gains]
+        cells += [f"{row['paper ' + name]:.3f}" for name in paper_names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def estimator_table(values, estimates):
+    return pd.DataFrame({"param": values, "mean": estimates.mean(axis=1),
+                         "sd": estimates.std(axis=1)})
+
+
+def estimator_markdown(table, dataset_name, degradation, images):
+    paper = PAPER_ESTIMATES[degradation]
+    lines = [f"Estimated {degradation} parameter on {dataset_name} ({images} test images): mean "
+             f"+- SD at each true value; the paper's Table {PAPER_ESTIMATE_TABLES[degradation]} "
+             "(CIFAR-10) beside it.", "",
+             "| true | estimated (this run) | paper |", "|---|---|---|"]
+    for value, (paper_mean, paper_sd) in paper.items():
+        row = table[np.isclose(table["param"], value)]
+        ours = f"{row['mean'].iloc[0]:.2f} +- {row['sd'].iloc[0]:.2f}" if len(row) else "not run"
+        lines.append(f"| {value} | {ours} | {paper_mean:.2f} +- {paper_sd:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+def pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(figure, path):
+    with data.atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=120, bbox_inches="tight")
+    pyplot().close(figure)
+
+
+def accuracy_figure(table, dataset_name, degradation, path):
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name in table.columns[1:]:
+        axis.plot(table["param"], table[name], label=LABELS[name], marker="." if len(table) < 30
+                  else None)
+    axis.set_xlabel("JPEG quality factor q" if degradation == "jpeg" else "noise level sigma")
+    axis.set_ylabel("accuracy")
+    axis.set_title(f"{dataset_name}, {degradation}")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    save_figure(figure, path)
+
+
+def estimator_figure(table, degradation, path):
+    plt = pyplot()
+    spec = degrade.get_degradation(degradation)
+    figure, axis = plt.subplots(figsize=(5, 5))
+    axis.plot([spec.low, spec.high], [spec.low, spec.high], color="grey", lw=0.8, label="truth")
+    axis.errorbar(table["param"], table["mean"], yerr=table["sd"], fmt=".", capsize=2,
+                  label="estimate (mean +- SD)")
+    axis.set_xlabel("true parameter")
+    axis.set_ylabel("estimated parameter")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    save_figure(figure, path)
+
+
+def write_csv(table, path):
+    with data.atomic_output(path) as temporary:
+        table.to_csv(temporary, index=False, float_format="%.6f")
+
+
+def write_text(text, path):
+    with data.atomic_output(path) as temporary:
+        Path(temporary).write_text(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+def sweep_values(degradation, text):
+    if not text:
+        return degrade.all_params(degradation)
+    values = np.array([float(v) for v in text.split(",")])
+    return degrade.check_params(degradation, values, len(values))
+
+
+def load_networks(dataset_name, degradation, weights_dir, estimator_only):
+    if estimator_only:
+        return {}
+    networks = {}
+    for name in NETWORKS[degradation]:
+        path = classifier.weights_path(dataset_name, name, weights_dir)
+        if path.is_file():
+            networks[name] = classifier.load_classifier(dataset_name, name, weights_dir)
+        else:
+            warnings.warn(f"no {name} network at {path}: its column is skipped", stacklevel=2)
+    if not networks:
+        raise data.DataError(f"no classifier weights for {dataset_name} in {weights_dir}: train "
+                             f"them with classifier.py, or pass --estimator-only")
+    return networks
+
+
+def needs_estimator(networks, estimator_only):
+    return estimator_only or any(classifier.MODES[n].source == "estimated" for n in networks)
+
+
+def evaluate(args):
+    dataset = data.load_dataset(args.dataset)
+    images, labels = dataset.x_test[: args.limit], dataset.y_test[: args.limit]
+    networks = load_networks(dataset.name, args.degradation, args.weights, args.estimator_only)
+    estimator_model = None
+    if needs_estimator(networks, args.estimator_only):
+        estimator_model = estimator.load_estimator(args.degradation, args.weights)
+    values = sweep_values(args.degradation, args.params)
+    print(f"{dataset.name}: {len(images)} test images, {len(values)} {args.degradation} values, "
+          f"networks: {', '.join(networks) or 'none (estimator only)'}")
+    correct, estimates, timings = sweep(images, labels, args.degradation, values, networks,
+                                        estimator_model, args.seed, args.batch_size)
+    write_outputs(args, dataset.name, values, correct, estimates, len(images))
+    report_timings(timings, len(images) * len(values), len(networks))
+
+
+def write_outputs(args, dataset_name, values, correct, estimates, image_count):
+    out = Path(args.out)
+    stem = out / f"{dataset_name}_{args.degradation}"
+    written = []
+    if correct:
+        paper = paper_key(dataset_name, args.degradation)
+        accuracy = accuracy_table(values, correct)
+        intervals = interval_table(values, correct, args.degradation, paper, args.seed)
+        write_csv(accuracy, f"{stem}_accuracy.csv")
+        accuracy_figure(accuracy, dataset_name, args.degradation, f"{stem}_accuracy.png")
+        write_csv(intervals, f"{stem}_intervals.csv")
+        markdown = interval_markdown(intervals, correct, dataset_name, args.degradation, paper,
+                                     image_count)
+        write_text(markdown, f"{stem}_intervals.md")
+        print("\n" + markdown)
+        written += ["accuracy.csv", "accuracy.png", "intervals.csv", "intervals.md"]
+    if not np.isnan(estimates).all():
+        table = estimator_table(values, estimates)
+        write_csv(table, f"{stem}_estimator.csv")
+        estimator_figure(table, args.degradation, f"{stem}_estimator.png")
+        markdown = estimator_markdown(table, dataset_name, args.degradation, image_count)
+        write_text(markdown, f"{stem}_estimator.md")
+        print(markdown)
+        written += ["estimator.csv", "estimator.png", "estimator.md"]
+    print(f"wrote {', '.join(f'{stem.name}_{w}' for w in written)} in {out}")
+
+
+def report_timings(timings, images_swept, network_count):
+    total = timings["total"]
+    classified = images_swept * network_count
+    print(f"sweep: {total:.1f}s for {images_swept} degraded images; " + ", ".join(
+        f"{k} {v:.1f}s" for k, v in timings.items() if k != "total"))
+    if classified:
+        print(f"classification: {classified / timings['classify']:.0f} images/s inside the sweep;"
+              f" whole sweep {classified / total:.0f} network-images/s")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description="Sweep every degradation value over a test set and write the paper's "
+                    "accuracy and estimator tables and figures.")
+    parser.add_argument("--dataset", default="cifar10",
+                        help="cifar10, cifar100, mnist, fashion_mnist, an .npz or a folder")
+    parser.add_argument("--degradation", default="jpeg", choices=list(NETWORKS))
+    parser.add_argument("--weights", default=str(estimator.WEIGHTS_DIR),
+                        help="folder of the trained networks (default weights/)")
+    parser.add_argument("--out", default="plots", help="folder of the tables and figures")
+    parser.add_argument("--limit", type=int, help="use only the first N test images")
+    parser.add_argument("--params", help="comma-separated values instead of the full sweep")
+    parser.add_argument("--estimator-only", action="store_true",
+                        help="only the estimator's table and figure (Tables 2, 5; Figs 4, 7)")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise and bootstrap")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return data.run_cli(parser.prog, lambda: evaluate(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

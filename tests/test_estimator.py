@@ -1,0 +1,188 @@
+"""estimator.py: the architecture, training data, target scaling, resumption and --predict."""
+import csv
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import degrade
+import estimator
+
+SCRIPT = Path(__file__).resolve().parents[1] / "estimator.py"
+
+
+def convolutions(model):
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def test_architecture_follows_the_paper():
+    model = estimator.build_estimator()
+    convs = convolutions(model)
+    assert [c.dilation_rate for c in convs] == [(d, d) for d in (1, 2, 3, 4, 3, 2, 1)]
+    assert [c.filters for c in convs] == [64] * 6 + [1]
+    assert all(c.kernel_size == (3, 3) for c in convs)
+    assert [c.activation.__name__ for c in convs] == ["relu"] * 6 + ["linear"]
+    assert not any("normalization" in type(layer).__name__.lower() for layer in model.layers)
+    assert estimator.receptive_field() == 33
+
+
+def test_receptive_field_measured():
+    model = estimator.build_estimator(channels=1, features=4)
+    base = np.full((1, 65, 65, 1), 100, np.float32)
+    poked = base.copy()
+    poked[0, 32, 32, 0] = 255
+    changed = np.abs(model.predict(poked, verbose=0) - model.predict(base, verbose=0))[0, ..., 0]
+    rows, cols = np.nonzero(changed > 1e-6)
+    assert rows.max() - rows.min() + 1 == 33 and cols.max() - cols.min() + 1 == 33
+
+
+@pytest.mark.parametrize("shape", [(17, 23, 3), (8, 8, 1), (40, 32, 3)])
+def test_any_input_size(shape):
+    model = estimator.build_estimator(channels=shape[-1], features=4)
+    images = np.zeros((2, *shape), np.uint8)
+    maps = estimator.estimate_maps(model, images)
+    assert maps.shape == (2, *shape[:2])
+    values = estimator.estimate(model, images, "noise")
+    assert values.shape == (2,) and np.all((0 <= values) & (values <= 50))
+
+
+def test_estimate_is_the_spatial_mean_of_the_map():
+    model = estimator.build_estimator(channels=3, features=8)
+    images = np.random.default_rng(0).integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    raw = model.predict(images.astype(np.float32), verbose=0).mean(axis=(1, 2, 3))
+    expected = np.clip(degrade.denormalize("jpeg", raw), 1, 100)
+    np.testing.assert_allclose(estimator.estimate(model, images, "jpeg", batch_size=2), expected,
+                               rtol=1e-5)
+
+
+def test_channel_mismatch_is_an_error():
+    model = estimator.build_estimator(channels=3, features=4)
+    with pytest.raises(ValueError, match="1 channel.*trained on 3"):
+        estimator.estimate(model, np.zeros((1, 8, 8, 1), np.uint8), "jpeg")
+
+
+@pytest.mark.parametrize("degradation", ["jpeg", "noise", "blur"])
+def test_training_batches_and_target_round_trip(degradation):
+    images = [np.random.default_rng(i).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+              for i in range(3)]
+    batches = estimator.PatchBatches(images, degradation, 16, 6, steps=2, seed=0)
+    x, y = batches[0]
+    assert x.shape == (6, 16, 16, 3) and x.dtype == np.float32 and y.shape == (6, 16, 16, 1)
+    assert np.all(y == y[:, :1, :1]) and 0 <= y.min() and y.max() <= 1
+    np.testing.assert_array_equal(x, batches[0][0])  # repeatable
+    assert not np.array_equal(x, batches[1][0])
+    params = estimator.to_natural(degradation, y[:, 0, 0, 0])
+    spec = degrade.get_degradation(degradation)
+    assert np.all((spec.low <= params) & (params <= spec.high))
+    if degradation == "jpeg":
+        np.testing.assert_allclose(params, np.round(params), atol=1e-4)
+    batches.on_epoch_end()
+    assert not np.array_equal(x, batches[0][0])  # new patches every epoch
+
+
+def test_split_holds_out_whole_images():
+    images = [np.full((4, 4, 3), i, np.uint8) for i in range(10)]
+    train, val = estimator.split_images(images, 0.2, seed=0)
+    assert len(train) == 8 and len(val) == 2
+    assert {im[0, 0, 0] for im in train}.isdisjoint({im[0, 0, 0] for im in val})
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: training, resumption, prediction
+# ---------------------------------------------------------------------------------------------
+def run(*args, cwd, **kwargs):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+@pytest.fixture
+def clean_folder(tmp_path):
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(
+            folder / f"{i}.png")
+    return folder
+
+
+def train_args(folder, epochs, steps):
+    return ["--degradation", "noise", "--train-dir", folder, "--patch-size", 8,
+            "--batch-size", 4, "--features", 4, "--epochs", epochs, "--steps-per-epoch", steps,
+            "--val-patches", 8]
+
+
+def log_rows(path):
+    if not path.exists():
+        return []
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_training_writes_model_and_log(tmp_path, clean_folder):
+    result = run(*train_args(clean_folder, 2, 3), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    model = keras.saving.load_model(tmp_path / "weights/estimator_noise.keras")
+    assert model.inputs[0].shape[-1] == 3 and model.outputs[0].shape[-1] == 1
+    assert [row["epoch"] for row in log_rows(tmp_path / "weights/estimator_noise.log.csv")] == \
+        ["0", "1"]
+
+
+def test_killed_run_resumes_from_its_last_epoch(tmp_path, clean_folder):
+    log = tmp_path / "weights/estimator_noise.log.csv"
+    process = subprocess.Popen([sys.executable, str(SCRIPT), *map(str, train_args(
+        clean_folder, 3, 400))], cwd=tmp_path, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while len(log_rows(log)) < 1 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)  # well into the second epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(log_rows(log)) == 1, "the first epoch should have finished, the second not"
+    result = run(*train_args(clean_folder, 3, 400), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout
+    assert "Epoch 2/3" in result.stdout and "Epoch 1/3" not in result.stdout
+    assert [row["epoch"] for row in log_rows(log)] == ["0", "1", "2"]
+
+
+def test_predict_prints_estimates_and_map(tmp_path):
+    (tmp_path / "weights").mkdir()
+    estimator.build_estimator(channels=3, features=4).save(tmp_path / "weights/estimator_jpeg.keras")
+    image = np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "a.png")
+    Image.fromarray(image).save(tmp_path / "b.jpg", quality=30)
+    result = run("--degradation", "jpeg", "--predict", "a.png", "b.jpg", "--map", "m.png",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
+    assert [name for name, _ in lines] == ["a.png", "b.jpg"]
+    assert all(1 <= float(value) <= 100 for _, value in lines)
+    assert (tmp_path / "m_a.png").exists() and (tmp_path / "m_b.png").exists()
+
+
+@pytest.mark.parametrize("setup,message", [
+    ("no weights", "no estimator weights at weights/estimator_jpeg.keras"),
+    ("missing image", "image missing.png not found"),
+    ("unreadable", "cannot read bad.png"),
+    ("grey", "grey.png have 1 channel"),
+])
+def test_predict_errors_are_one_line(tmp_path, setup, message):
+    if setup != "no weights":
+        (tmp_path / "weights").mkdir()
+        estimator.build_estimator(channels=3, features=4).save(
+            tmp_path / "weights/estimator_jpeg.keras")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "grey.png")
+    name = {"no weights": "grey.png", "missing image": "missing.png", "unreadable": "bad.png",
+            "grey": "grey.png"}[setup]
+    result = run("--degradation", "jpeg", "--predict", name, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,82 @@
+"""training.py: resumption, the best-model file and protection of weights without a backup."""
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+import data
+import training
+
+
+def tiny_model():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer=keras.optimizers.Adamax(0.01), loss="mse")
+    return model
+
+
+def tiny_data(seed=0):
+    x = np.random.default_rng(seed).normal(size=(32, 4)).astype(np.float32)
+    return x, x.sum(axis=1, keepdims=True)
+
+
+def fit(output, epochs, **kwargs):
+    keras.utils.set_random_seed(0)
+    x, y = tiny_data()
+    return training.fit_resumable(tiny_model(), (x, y), tiny_data(1), output, epochs,
+                                  verbose=0, **kwargs)
+
+
+class StopAt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def epochs_logged(output):
+    return [int(row["epoch"]) for row in training.read_log(training.run_paths(output)[1])]
+
+
+def test_interrupted_run_continues(tmp_path):
+    output = tmp_path / "m.keras"
+    x, y = tiny_data()
+    with pytest.raises(KeyboardInterrupt):
+        training.fit_resumable(tiny_model(), (x, y), tiny_data(1), output, 5, verbose=0,
+                               callbacks=[StopAt(2)])
+    assert epochs_logged(output) == [0, 1] and output.exists()
+    history = fit(output, 5)
+    assert history.epoch == [2, 3, 4] and epochs_logged(output) == [0, 1, 2, 3, 4]
+    assert training.is_trained(output, 5) and not training.is_trained(output, 6)
+
+
+def test_finished_run_does_nothing_and_more_epochs_continue(tmp_path, capsys):
+    output = tmp_path / "m.keras"
+    fit(output, 2)
+    assert fit(output, 2) is None and "already trained" in capsys.readouterr().out
+    assert fit(output, 3).epoch == [2]
+
+
+def test_best_model_is_kept(tmp_path):
+    output = tmp_path / "m.keras"
+    history = fit(output, 4)
+    best = min(history.history["val_loss"])
+    model = keras.saving.load_model(output)
+    assert np.isclose(model.evaluate(*tiny_data(1), verbose=0), best, rtol=1e-4)
+    checkpoint = training.BestCheckpoint(output, training.run_paths(output)[1])
+    assert np.isclose(checkpoint.best, best)
+
+
+def test_weights_without_backup_are_protected(tmp_path):
+    output = tmp_path / "m.keras"
+    fit(output, 2)
+    shutil.rmtree(training.run_paths(output)[0])  # as in a fresh clone: no backup
+    before = output.read_bytes()
+    with pytest.raises(data.DataError, match="cannot be continued.*--fresh"):
+        fit(output, 4)
+    assert output.read_bytes() == before
+    assert fit(output, 3, fresh=True).epoch == [0, 1, 2]
