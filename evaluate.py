@@ -118,7 +118,7 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
             tick = time.perf_counter()
             for name, model in networks.items():
                 params = {"estimated": estimates[index], "true": true_params}.get(
-                    classifier.MODES[name].source)
+                    classifier.MODES[name].parameter)
                 probabilities = classifier.predict_probabilities(model, degraded, params,
                                                                  degradation, batch_size)
                 correct[name][index] = probabilities.argmax(axis=1) == labels
@@ -295,7 +295,7 @@ def load_networks(dataset_name, degradation, weights_dir, estimator_only):
 
 
 def needs_estimator(networks, estimator_only):
-    return estimator_only or any(classifier.MODES[n].source == "estimated" for n in networks)
+    return estimator_only or any(classifier.MODES[n].parameter == "estimated" for n in networks)
 
 
 def evaluate(args):

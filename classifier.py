@@ -1,0 +1,539 @@
+"""The classification network of Endo, Tanaka & Okutomi (2020): a VGG-like CNN that can take the
+degradation parameter (JPEG quality or noise sigma) as a second input, trained in every mode the
+paper compares.
+
+    python classifier.py --mode org --dataset cifar10                   # train on clean images
+    python classifier.py --mode est_qf --dataset cifar10                # JPEG + estimated QF
+    python classifier.py --mode est_qf --dataset cifar10 --predict photo.jpg scan.png
+    python classifier.py --mode known_nl --dataset cifar10 --predict noisy.png --param 25
+
+Modes (MODES below): org (clean images), jpg / noisy (degraded images, image only), est_qf /
+est_nl (degraded images + the parameter estimated by the frozen weights/estimator_<deg>.keras),
+known_qf / known_nl (degraded images + the true parameter).
+
+The default network is the full-size one (features 64/128/256, dense 1024), meant for a GPU. On a
+CPU use a narrower one, e.g. the flags of RECIPE_CPU below.
+
+For evaluate.py and other scripts: MODES, weights_path, load_classifier, predict_probabilities.
+"""
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import data  # noqa: E402
+import degrade  # noqa: E402
+import estimator  # noqa: E402
+import training  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Mode:
+    degradation: str | None  # None: clean images
+    parameter: str           # what the second input gets: "none", "estimated" or "true"
+
+    @property
+    def has_parameter(self):
+        return self.parameter != "none"
+
+
+# The modes the paper compares: which images the network is trained on, and what it is told.
+MODES = {
+    "org": Mode(None, "none"),
+    "jpg": Mode("jpeg", "none"),
+    "est_qf": Mode("jpeg", "estimated"),
+    "known_qf": Mode("jpeg", "true"),
+    "noisy": Mode("noise", "none"),
+    "est_nl": Mode("noise", "estimated"),
+    "known_nl": Mode("noise", "true"),
+}
+
+WEIGHTS_DIR = Path("weights")
+FULL_WIDTH = 64         # features of the first block; the paper-size network
+BLOCKS = 3              # feature maps: width, 2 width, 4 width
+CONVS_PER_BLOCK = 2
+DENSE_LAYERS = 2
+DENSE_PER_WIDTH = 16    # dense units = 16 x width: 1024 at full width
+TOP_CLASSES = 5
+
+# A network a 2-core CPU can train on the CIFAR-10 subset (est_* modes add --reuse 3 so that the
+# estimator, dearer than a training step, runs every third epoch); see the README for times and
+# accuracies.
+RECIPE_CPU = ("--width 16 --batch-size 64 --learning-rate 0.004 --dropout 0.3 "
+              "--spatial-dropout 0.1 --rotation 10 --epochs 100")
+
+
+def get_mode(name):
+    if name not in MODES:
+        raise ValueError(f"unknown mode {name!r}; choose from {', '.join(MODES)}")
+    return MODES[name]
+
+
+def weights_path(dataset_name, mode, weights_dir=WEIGHTS_DIR):
+    """Where the network of `mode` trained on `dataset_name` (data.dataset_name) lives."""
+    return Path(weights_dir) / f"classifier_{dataset_name}_{mode}.keras"
+
+
+def class_names_path(dataset_name, weights_dir=WEIGHTS_DIR):
+    """Class names, one a line, written beside the weights so --predict needs no dataset."""
+    return Path(weights_dir) / f"classifier_{dataset_name}.classes.txt"
+
+
+# ---------------------------------------------------------------------------------------------
+# Network
+# ---------------------------------------------------------------------------------------------
+def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=False,
+                     dropout=0.5, spatial_dropout=0.2):
+    """VGG-like classifier. Inputs: "image" (H, W, C) pixels 0..255 and, `with_parameter`,
+    "parameter" (1,) in degrade.normalize units. Output: class probabilities.
+
+    `spatial_dropout` is the rate before the convolutions of the last block; it halves for each
+    earlier block (deep features overfit most, first-layer edges least)."""
+    image = keras.Input(tuple(image_shape), name="image")
+    inputs = [image]
+    # Centred inputs: with no batch normalization, raw [0, 255] pixels swamp the first layers.
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="centre")(image)
+    for block in range(BLOCKS):
+        features = width * 2 ** block
+        rate = spatial_dropout / 2 ** (BLOCKS - 1 - block)
+        if block:
+            # Learned 2x2 stride-2 downsampling in place of max pooling, as in all-convolutional
+            # nets: the network chooses what to keep of the finer scale.
+            x = conv(features, 2, f"down{block}", strides=2)(x)
+        for index in range(1, CONVS_PER_BLOCK + 1):
+            # No dropout on the image itself: dropping a channel of the input would erase the
+            # colour, or for grayscale the whole picture.
+            if block or index > 1:
+                x = keras.layers.SpatialDropout2D(rate, name=f"drop{block + 1}_{index}")(x)
+            x = conv(features, 3, f"conv{block + 1}_{index}")(x)
+    x = keras.layers.Flatten(name="features")(x)
+    if with_parameter:
+        parameter = keras.Input((1,), name="parameter")
+        inputs.append(parameter)
+        # The parameter joins the image features here, before the fully connected layers, as in
+        # the paper: the convolutions describe what the image shows, and the classifying layers
+        # learn how far to trust each of those features at this level of degradation.
+        x = keras.layers.Concatenate(name="features_and_parameter")([x, parameter])
+    for index in range(1, DENSE_LAYERS + 1):
+        x = keras.layers.Dense(DENSE_PER_WIDTH * width, activation="relu",
+                               kernel_initializer="he_normal", name=f"dense{index}")(x)
+        x = keras.layers.Dropout(dropout, name=f"dense{index}_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="classifier")
+
+
+def conv(features, size, name, strides=1):
+    return keras.layers.Conv2D(features, size, strides=strides, padding="same", activation="relu",
+                               kernel_initializer="he_normal", name=name)
+
+
+def has_parameter_input(model):
+    return len(model.inputs) == 2
+
+
+def model_image_shape(model):
+    return tuple(model.inputs[0].shape[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Using a trained network (the API of evaluate.py)
+# ---------------------------------------------------------------------------------------------
+def load_classifier(dataset_name, mode, weights_dir=WEIGHTS_DIR):
+    """Load the network of `mode` for `dataset_name`, or raise a one-line DataError."""
+    spec = get_mode(mode)
+    path = weights_path(dataset_name, mode, weights_dir)
+    if not path.is_file():
+        raise data.DataError(f"no classifier weights at {path}: train them with `python "
+                             f"classifier.py --mode {mode} --dataset {dataset_name}`")
+    model = keras.saving.load_model(path, compile=False)
+    if has_parameter_input(model) != spec.has_parameter:
+        raise data.DataError(f"{path} has {len(model.inputs)} input(s), which does not fit mode "
+                             f"{mode}")
+    return model
+
+
+def check_images(model, images, what="images"):
+    """Raise DataError unless `images` (N, H, W, C) match the network's input shape."""
+    expected = model_image_shape(model)
+    if tuple(images.shape[1:]) != expected:
+        raise data.DataError(f"{what} are {shape_text(images.shape[1:])} but the classifier "
+                             f"takes {shape_text(expected)}")
+
+
+def shape_text(shape):
+    height, width, channels = shape
+    return f"{width}x{height} with {channels} channel(s)"
+
+
+def model_inputs(images, params=None, degradation=None):
+    """The network's inputs: float pixels 0..255 and, given `params` in natural units (q or
+    sigma, one per image), the parameter in degrade.normalize units."""
+    inputs = {"image": images.astype(np.float32)}
+    if params is not None:
+        normalized = degrade.normalize(degradation, np.clip(params, *parameter_range(degradation)))
+        inputs["parameter"] = normalized.astype(np.float32).reshape(-1, 1)
+    return inputs
+
+
+def parameter_range(degradation):
+    spec = degrade.get_degradation(degradation)
+    return spec.low, spec.high
+
+
+def predict_probabilities(model, images, params=None, degradation=None, batch_size=256):
+    """Class probabilities (N, classes) of uint8 `images` (N, H, W, C).
+
+    `params`: for a network with a parameter input, the parameter of each image in natural
+    units (estimated with estimator.estimate or true), with `degradation` naming its kind; None
+    for the image-only networks (org, jpg, noisy). A sweep can therefore degrade and estimate
+    once and classify with every network."""
+    check_images(model, images)
+    if has_parameter_input(model) != (params is not None):
+        raise ValueError("this classifier takes " + ("a parameter per image" if
+                         has_parameter_input(model) else "no parameter"))
+    if params is not None and len(params) != len(images):
+        raise ValueError(f"{len(images)} images but {len(params)} parameters")
+    inputs = model_inputs(images, params, degradation)
+    return model.predict(inputs, batch_size=batch_size, verbose=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Training data
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Augmentation:
+    """Random geometric augmentation with the options of Keras' ImageDataGenerator (rotation in
+    degrees, shifts and zoom as fractions, shear in degrees, horizontal flip) and its order of
+    composition, resampled once per image (bilinear, edges filled with the nearest pixel)."""
+    rotation: float = 15.0
+    shift: float = 0.125
+    zoom: float = 0.1
+    shear: float = 5.0
+    flip: bool = True
+
+    def __call__(self, images, rng):
+        """Augment uint8 images (N, H, W, C) with draws from the numpy Generator `rng`."""
+        transforms = self.random_transforms(len(images), images.shape[1:3], rng)
+        moved = keras.ops.image.affine_transform(images.astype(np.float32), transforms,
+                                                 interpolation="bilinear", fill_mode="nearest")
+        moved = np.clip(np.rint(keras.ops.convert_to_numpy(moved)), 0, 255).astype(np.uint8)
+        if self.flip:
+            flipped = rng.random(len(images)) < 0.5
+            moved[flipped] = moved[flipped, :, ::-1]
+        return moved
+
+    def random_transforms(self, count, size, rng):
+        """Rows [a0 a1 a2 b0 b1 b2 0 0] mapping output (x, y) to input pixels, as
+        keras.ops.image.affine_transform wants: rotation @ shift @ shear @ zoom about the
+        image centre, as ImageDataGenerator composes them."""
+        height, width = size
+        angle = np.deg2rad(rng.uniform(-self.rotation, self.rotation, count))
+        shear = np.deg2rad(rng.uniform(-self.shear, self.shear, count))
+        zoom_x, zoom_y = rng.uniform(1 - self.zoom, 1 + self.zoom, (2, count))
+        shift_x = rng.uniform(-self.shift, self.shift, count) * width
+        shift_y = rng.uniform(-self.shift, self.shift, count) * height
+        matrices = np.zeros((count, 3, 3))
+        matrices[:] = np.eye(3)
+        rotation, shift, shearing, zooming = (matrices.copy() for _ in range(4))
+        rotation[:, 0, 0], rotation[:, 0, 1] = np.cos(angle), -np.sin(angle)
+        rotation[:, 1, 0], rotation[:, 1, 1] = np.sin(angle), np.cos(angle)
+        shift[:, 0, 2], shift[:, 1, 2] = shift_x, shift_y
+        shearing[:, 0, 1], shearing[:, 1, 1] = -np.sin(shear), np.cos(shear)
+        zooming[:, 0, 0], zooming[:, 1, 1] = zoom_x, zoom_y
+        centre = np.eye(3)
+        centre[:2, 2] = (width - 1) / 2, (height - 1) / 2
+        uncentre = np.eye(3)
+        uncentre[:2, 2] = -centre[:2, 2]
+        full = centre @ rotation @ shift @ shearing @ zooming @ uncentre
+        return np.concatenate([full[:, 0], full[:, 1], np.zeros((count, 2))], axis=1).astype(
+            np.float32)
+
+
+def degraded_inputs(images, mode, rng, estimator_model=None, batch_size=256):
+    """Degrade each image with its own random parameter (mode's degradation; none for org) and
+    return the network inputs, with the true or the estimated parameter as the mode wants."""
+    spec = get_mode(mode)
+    if spec.degradation is None:
+        return model_inputs(images)
+    params = degrade.random_params(spec.degradation, len(images), rng)
+    # workers=1: this runs inside a data-loading thread, which must not start a process pool.
+    images = degrade.degrade(images, spec.degradation, params, rng, workers=1)
+    if spec.parameter == "none":
+        return model_inputs(images)
+    if spec.parameter == "estimated":
+        params = estimator.estimate(estimator_model, images, spec.degradation, batch_size)
+    return model_inputs(images, params, spec.degradation)
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """Batches of the paper's training data: augment, degrade each image with its own random
+    parameter, then (est_* modes) estimate that parameter with the frozen estimator, in whole
+    batches. Batch i of epoch e is drawn from seed (seed, e, i): repeatable, yet new draws every
+    epoch. `reuse` > 1 keeps each epoch's batches for that many epochs (in a new order): the
+    estimator, which costs several times a training step, then runs once per `reuse` epochs."""
+
+    def __init__(self, images, labels, mode, batch_size, augmentation, seed,
+                 estimator_model=None, epoch=0, reuse=1, **kwargs):
+        super().__init__(**kwargs)
+        self.images, self.labels, self.mode = images, labels, mode
+        self.batch_size, self.augmentation, self.seed = batch_size, augmentation, seed
+        self.estimator_model, self.reuse = estimator_model, reuse
+        self.epoch = epoch
+        self._order, self._kept = {}, {}
+
+    def __len__(self):
+        return -(-len(self.images) // self.batch_size)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        if self.epoch % self.reuse == 0:
+            self._order.clear()
+            self._kept.clear()
+
+    def __getitem__(self, index):
+        draw = self.epoch - self.epoch % self.reuse  # the epoch whose draws this one uses
+        if index not in self._kept:
+            batch = self.draw(draw, index)
+            if self.reuse > 1:
+                self._kept[index] = batch
+            return batch
+        return self._kept[index]
+
+    def draw(self, epoch, index):
+        if epoch not in self._order:  # shared by this epoch's worker threads
+            self._order[epoch] = np.random.default_rng((self.seed, epoch)).permutation(
+                len(self.images))
+        chosen = self._order[epoch][index * self.batch_size:(index + 1) * self.batch_size]
+        rng = np.random.default_rng((self.seed, epoch, index))
+        images = self.augmentation(self.images[chosen], rng)
+        return (degraded_inputs(images, self.mode, rng, self.estimator_model, len(chosen)),
+                self.labels[chosen])
+
+
+def split_validation(images, labels, fraction, seed):
+    """Hold out a random `fraction` of the training images to choose the checkpoint with."""
+    order = np.random.default_rng(seed).permutation(len(images))
+    held = int(round(len(images) * fraction))
+    if len(images) < 2 or held < 1:
+        raise data.DataError(f"{len(images)} training image(s) leave none to validate on: use "
+                             "more images or a larger --val-fraction")
+    train, validation = order[held:], order[:held]
+    return (images[train], labels[train]), (images[validation], labels[validation])
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+def train(args):
+    spec = get_mode(args.mode)
+    keras.utils.set_random_seed(args.seed)
+    # Fail on a missing estimator before any slow work.
+    estimator_model = estimator.load_estimator(spec.degradation, args.weights_dir) \
+        if spec.parameter == "estimated" else None
+    dataset = data.load_dataset(args.dataset)
+    output = weights_path(dataset.name, args.mode, args.weights_dir)
+    model = build_classifier(dataset.image_shape, len(dataset.class_names), args.width,
+                             spec.has_parameter, args.dropout, args.spatial_dropout)
+    if not args.fresh:
+        check_resumable(output, dataset, model)
+    batches, validation = training_data(args, dataset, estimator_model, output)
+    model.compile(optimizer=keras.optimizers.Adamax(learning_rate(args, len(batches))),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=args.jit)
+    write_class_names(class_names_path(dataset.name, args.weights_dir), dataset.class_names)
+    training.fit_resumable(model, batches, validation, output, args.epochs,
+                           monitor="val_accuracy", mode="max", fresh=args.fresh)
+    print(f"best model: {output}")
+
+
+def training_data(args, dataset, estimator_model, output):
+    """The training batches and the fixed validation set of this run."""
+    images, labels = dataset.x_train, dataset.y_train
+    if args.limit:
+        images, labels = images[:args.limit], labels[:args.limit]
+    if estimator_model is not None:
+        estimator.check_channels(estimator_model, images, f"{dataset.name} images")
+    (x_train, y_train), (x_val, y_val) = split_validation(images, labels, args.val_fraction,
+                                                          args.seed)
+    print(f"{dataset.name}: {len(x_train)} training and {len(x_val)} validation images "
+          f"{shape_text(dataset.image_shape)}, mode {args.mode}")
+    # The validation set is degraded (and estimated) once: the same images every epoch, and
+    # the estimator's time goes to training.
+    validation = (degraded_inputs(x_val, args.mode, np.random.default_rng((args.seed, 1)),
+                                  estimator_model), y_val)
+    # A resumed run draws the epochs it has not done yet, not epoch 0's images again.
+    done = 0 if args.fresh else len(training.read_log(training.run_paths(output)[1]))
+    batches = TrainingBatches(x_train, y_train, args.mode, args.batch_size, augmentation(args),
+                              args.seed, estimator_model, epoch=done, reuse=args.reuse,
+                              workers=args.workers, max_queue_size=args.workers * 4)
+    return batches, validation
+
+
+def augmentation(args):
+    return Augmentation(args.rotation, args.shift, args.zoom, args.shear, not args.no_flip)
+
+
+def learning_rate(args, steps_per_epoch):
+    """Cosine decay over the whole run: large steps while far from a minimum, small ones to
+    settle. The schedule reads the optimizer's step count, which a resumed run restores."""
+    if args.lr_decay == "none":
+        return args.learning_rate
+    return keras.optimizers.schedules.CosineDecay(args.learning_rate,
+                                                  args.epochs * steps_per_epoch, alpha=0.01)
+
+
+def check_resumable(output, dataset, model):
+    """A run continues an earlier one: its images must fit the saved network, and so must the
+    network that these flags build."""
+    if not output.is_file():
+        return
+    saved = keras.saving.load_model(output, compile=False)
+    check_images(saved, dataset.x_train, f"{dataset.name} images")
+    classes = saved.outputs[0].shape[-1]
+    if classes != len(dataset.class_names):
+        raise data.DataError(f"{dataset.name} has {len(dataset.class_names)} classes but {output}"
+                             f" has {classes}: use --fresh to start over")
+    if saved.count_params() != model.count_params():
+        raise data.DataError(f"{output} was trained with other network flags (--width, mode): "
+                             "give the same ones to resume, or --fresh to start over")
+
+
+def write_class_names(path, names):
+    with data.atomic_output(path) as temporary:
+        Path(temporary).write_text("".join(f"{name}\n" for name in names))
+
+
+def read_class_names(args, dataset_name, count):
+    """The names written at training, else the dataset's own, else class numbers."""
+    path = class_names_path(dataset_name, args.weights_dir)
+    if path.is_file():
+        names = path.read_text().splitlines()
+    elif args.dataset in data.KERAS_DATASETS:
+        names = list(data.KERAS_DATASETS[args.dataset])
+    elif Path(args.dataset).exists():
+        names = list(data.load_dataset(args.dataset).class_names)
+    else:
+        names = []
+    return names if len(names) == count else [f"class {i}" for i in range(count)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Classifying a user's images
+# ---------------------------------------------------------------------------------------------
+def fit_to_network(image, shape):
+    """Resize an (H, W, C) uint8 image to the network's input (high-quality Lanczos filter)."""
+    height, width, channels = shape
+    if image.shape[:2] == (height, width):
+        return image
+    mode = "L" if channels == 1 else "RGB"
+    resized = Image.fromarray(image[..., 0] if channels == 1 else image, mode).resize(
+        (width, height), Image.Resampling.LANCZOS)
+    return np.asarray(resized).reshape(shape)
+
+
+def predict_files(args):
+    spec = get_mode(args.mode)
+    if spec.parameter == "true" and args.param is None:
+        raise ValueError(f"mode {args.mode} takes the true parameter: give it with --param")
+    name = data.dataset_name(args.dataset)
+    model = load_classifier(name, args.mode, args.weights_dir)
+    estimator_model = estimator.load_estimator(spec.degradation, args.weights_dir) \
+        if spec.parameter == "estimated" else None
+    shape = model_image_shape(model)
+    names = read_class_names(args, name, model.outputs[0].shape[-1])
+    images = np.stack([fit_to_network(data.read_image(path, shape[-1]), shape)
+                       for path in args.predict])
+    # The parameter describes the image the classifier sees, so it is estimated after resizing.
+    params = None
+    if spec.parameter == "estimated":
+        params = estimator.estimate(estimator_model, images, spec.degradation)
+    elif spec.parameter == "true":
+        params = degrade.check_params(spec.degradation, args.param, len(images))
+    probabilities = predict_probabilities(model, images, params, spec.degradation)
+    for index, path in enumerate(args.predict):
+        print(describe(path, probabilities[index], names, spec, params, index))
+
+
+def describe(path, probabilities, names, spec, params, index):
+    label = {"jpeg": "QF", "noise": "noise sigma"}.get(spec.degradation, "parameter")
+    header = f"{path}"
+    if params is not None:
+        header += f": {spec.parameter} {label} {params[index]:.1f}"
+    top = np.argsort(probabilities)[::-1][:TOP_CLASSES]
+    lines = [f"  {rank}. {names[c]:<16} {probabilities[c]:.3f}" for rank, c in enumerate(top, 1)]
+    return "\n".join([header, *lines])
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description="Train the degraded-image classifier in one of the paper's modes, or "
+                    "classify image files with a trained one.",
+        epilog=f"Modes: {', '.join(MODES)}. A CPU recipe for the CIFAR-10 subset: "
+               f"{RECIPE_CPU} (and --reuse 3 for est_* modes)")
+    parser.add_argument("--mode", default="org", help=f"one of {', '.join(MODES)} (default org)")
+    parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, mnist, "
+                        "fashion_mnist, an .npz or a folder with train/ and test/; also names "
+                        "the weights (the file stem for an .npz or folder)")
+    parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR),
+                        help="where the classifiers and estimators live (default weights)")
+    parser.add_argument("--predict", nargs="+", metavar="IMAGE",
+                        help="classify these images instead of training")
+    parser.add_argument("--param", type=float, help="with --predict in a known_* mode: the true "
+                        "QF or noise sigma of the images")
+    group = parser.add_argument_group("network")
+    group.add_argument("--width", type=int, default=FULL_WIDTH,
+                       help="features of the first block; the others are 2x and 4x, the dense "
+                            f"layers {DENSE_PER_WIDTH}x (default {FULL_WIDTH}: 64/128/256, 1024)")
+    group.add_argument("--dropout", type=float, default=0.5, help="before each dense layer")
+    group.add_argument("--spatial-dropout", type=float, default=0.2,
+                       help="spatial dropout before the last block's convolutions, halved for "
+                            "each earlier block")
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=int, default=100)
+    group.add_argument("--batch-size", type=int, default=128)
+    group.add_argument("--learning-rate", type=float, default=0.002, help="Adamax, initial")
+    group.add_argument("--lr-decay", choices=("cosine", "none"), default="cosine",
+                       help="cosine decay to 1%% over --epochs, or a constant rate")
+    group.add_argument("--limit", type=int, help="use only the first N training images")
+    group.add_argument("--val-fraction", type=float, default=0.1,
+                       help="fraction of the training images that chooses the checkpoint")
+    group.add_argument("--workers", type=int, default=2,
+                       help="threads preparing batches while the network trains")
+    group.add_argument("--reuse", type=int, default=1,
+                       help="use each epoch's augmented, degraded (and estimated) images for "
+                            "this many epochs; >1 saves estimator time in est_* modes (default "
+                            "1: new images every epoch, as the paper)")
+    group.add_argument("--jit", action="store_true", help="XLA-compile the training step")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--fresh", action="store_true",
+                       help="discard an earlier run's backup and log and start over")
+    group = parser.add_argument_group("augmentation (ImageDataGenerator's options)")
+    group.add_argument("--rotation", type=float, default=15.0, help="degrees")
+    group.add_argument("--shift", type=float, default=0.125,
+                       help="width and height shift, fraction of the size")
+    group.add_argument("--zoom", type=float, default=0.1, help="zoom range, fraction")
+    group.add_argument("--shear", type=float, default=5.0, help="degrees")
+    group.add_argument("--no-flip", action="store_true", help="no horizontal flips")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.param is not None and not args.predict:
+        parser.error("--param needs --predict")
+    task = predict_files if args.predict else train
+    return data.run_cli(parser.prog, lambda: task(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""The whole pipeline in one command: estimator, classifiers, evaluation.
+
+    python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation jpeg
+    python reproduce.py --dataset cifar10 --degradation noise --budget paper   # on a GPU
+
+Each stage is an ordinary command of estimator.py, classifier.py or evaluate.py, printed before it
+runs so that it can be run (or resumed) by hand. A training stage whose model exists and has been
+trained for the budget's epochs is skipped; an interrupted one resumes where it stopped.
+"""
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import data
+import training
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
+
+# The flags of each stage for each budget. "paper": the scripts' own defaults, which follow the
+# paper (for a GPU). "cpu": what a 2-core CPU trains in the time given in the README.
+BUDGETS = {
+    "paper": {"estimator": [], "classifier": [], "estimated": []},
+    "cpu": {
+        "estimator": ["--patch-size", "32", "--batch-size", "16", "--epochs", "30",
+                      "--steps-per-epoch", "100"],
+        "classifier": ["--width", "16", "--epochs", "60", "--batch-size", "64",
+                       "--learning-rate", "0.004"],
+        # est_* modes: the estimator costs several training steps per image; reuse its work.
+        "estimated": ["--reuse", "3"],
+    },
+}
+MODES = {"jpeg": ("org", "jpg", "est_qf", "known_qf"), "noise": ("org", "noisy", "est_nl",
+                                                                 "known_nl")}
+
+
+def flag_value(flags, name, default):
+    return int(flags[flags.index(name) + 1]) if name in flags else default
+
+
+def run_stage(title, script, arguments, output=None, epochs=None):
+    """Run `python script arguments` unless `output` is already trained for `epochs`."""
+    if output is not None and training.is_trained(output, epochs):
+        print(f"== {title}: {output} is trained ({epochs} epochs); skipped")
+        return
+    command = [sys.executable, script, *arguments]
+    print(f"== {title}: {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def reproduce(args):
+    import classifier
+    import estimator
+    budget = BUDGETS[args.budget]
+    weights = ["--weights-dir", args.weights]
+    train_dir = ["--train-dir", args.train_dir] if args.train_dir else ["--dataset", args.dataset]
+    flags = budget["estimator"]
+    run_stage(f"estimator ({args.degradation})", "estimator.py",
+              ["--degradation", args.degradation, *train_dir, *weights, *flags],
+              estimator.weights_path(args.degradation, args.weights),
+              flag_value(flags, "--epochs", estimator.build_parser().get_default("epochs")))
+    name = data.dataset_name(args.dataset)
+    for mode in MODES[args.degradation]:
+        flags = budget["classifier"] + (budget["estimated"] if mode.startswith("est_") else [])
+        run_stage(f"classifier {mode}", "classifier.py",
+                  ["--mode", mode, "--dataset", args.dataset, *weights, *flags],
+                  classifier.weights_path(name, mode, args.weights),
+                  flag_value(flags, "--epochs", classifier.build_parser().get_default("epochs")))
+    run_stage("evaluation", "evaluate.py",
+              ["--dataset", args.dataset, "--degradation", args.degradation, "--weights",
+               args.weights, "--out", args.out])
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description="Train and evaluate everything for one dataset "
+                                     "and degradation, skipping what is already trained.")
+    parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument("--degradation", default="jpeg", choices=list(MODES))
+    parser.add_argument("--budget", default="cpu", choices=list(BUDGETS))
+    parser.add_argument("--train-dir", default=str(DEFAULT_TRAIN_DIR) if DEFAULT_TRAIN_DIR.is_dir()
+                        else None, help="clean images for the estimator (default: Urban100 in "
+                        "../shared/data if present, else the dataset's training images)")
+    parser.add_argument("--weights", default="weights")
+    parser.add_argument("--out", default="plots")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        reproduce(args)
+    except subprocess.CalledProcessError as error:
+        print(f"{parser.prog}: error: stage failed ({error.returncode}): "
+              f"{' '.join(error.cmd[1:])}", file=sys.stderr)
+        return error.returncode
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""classifier.py: the network in every mode, the training data, resumption, --predict and errors.
+
+Every network here is tiny (--width 4) and trains one step on a synthetic dataset, so the whole
+file runs in well under two minutes on two cores."""
+import csv
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import classifier
+import degrade
+import estimator
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+CIFAR_SUBSET = SHARED_DATA / "cifar10-subset.npz"
+CLASSES = ("ant", "bee", "cat", "dog", "eel", "fox")  # six: --predict shows a top five
+TINY = ["--width", "4", "--epochs", "1", "--batch-size", "16", "--val-fraction", "0.25",
+        "--workers", "1"]
+# Each mode trains on one of these (height, width, channels), so every mode and every kind of
+# image is covered without training 28 networks.
+SHAPES = [(16, 16, 3), (12, 20, 1), (12, 20, 3), (16, 16, 1)]
+
+
+def synthetic_dataset(path, shape, train=12, test=6, seed=0):
+    """An .npz of random images; 12 training images leave 9 after validation: one batch."""
+    rng = np.random.default_rng(seed)
+    np.savez(path, x_train=rng.integers(0, 256, (train, *shape), dtype=np.uint8),
+             y_train=rng.integers(0, len(CLASSES), train), class_names=np.array(CLASSES),
+             x_test=rng.integers(0, 256, (test, *shape), dtype=np.uint8),
+             y_test=rng.integers(0, len(CLASSES), test))
+    return path
+
+
+def tiny_estimators(weights_dir, channels):
+    for name in ("jpeg", "noise"):
+        estimator.build_estimator(channels, features=4).save(
+            estimator.weights_path(name, weights_dir))
+
+
+def run(capsys, *argv):
+    """Run the command line in this process; return (status, stdout, stderr)."""
+    status = classifier.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.parametrize("mode", list(classifier.MODES))
+def test_every_mode_trains_and_saves_a_model_of_the_right_shape(mode, tmp_path, capsys):
+    shape = SHAPES[list(classifier.MODES).index(mode) % len(SHAPES)]
+    dataset = synthetic_dataset(tmp_path / "toy.npz", shape)
+    tiny_estimators(tmp_path, shape[-1])
+    status, out, err = run(capsys, "--mode", mode, "--dataset", dataset, "--weights-dir",
+                           tmp_path, *TINY)
+    assert status == 0, err
+    model = classifier.load_classifier("toy", mode, tmp_path)
+    assert tuple(model.inputs[0].shape) == (None, *shape)
+    with_parameter = classifier.MODES[mode].has_parameter
+    assert [tuple(i.shape) for i in model.inputs[1:]] == ([(None, 1)] if with_parameter else [])
+    assert tuple(model.outputs[0].shape) == (None, len(CLASSES))
+    images = np.zeros((3, *shape), np.uint8)
+    degradation = classifier.MODES[mode].degradation
+    params = np.array([10.0, 20.0, 30.0]) if with_parameter else None
+    probabilities = classifier.predict_probabilities(model, images, params, degradation)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    assert (tmp_path / "classifier_toy.classes.txt").read_text().split() == list(CLASSES)
+
+
+def test_the_parameter_joins_the_features_before_the_dense_layers():
+    model = classifier.build_classifier((32, 32, 3), 10, width=8, with_parameter=True)
+    joined = model.get_layer("features_and_parameter")
+    assert [t.shape[-1] for t in joined.input] == [8 * 8 * 32, 1]
+    assert model.get_layer("dense1").input.shape[-1] == 8 * 8 * 32 + 1
+    # Full size: features 64/128/256, dense 1024.
+    full = classifier.build_classifier((32, 32, 3), 10)
+    assert full.get_layer("conv3_2").filters == 256 and full.get_layer("dense1").units == 1024
+
+
+def test_a_resumed_run_continues_from_its_last_epoch(tmp_path, capsys):
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    common = ["--mode", "known_qf", "--dataset", dataset, "--weights-dir", tmp_path, *TINY]
+    assert run(capsys, *common, "--epochs", "1")[0] == 0
+    status, out, _ = run(capsys, *common, "--epochs", "3")
+    assert status == 0
+    assert "resuming" in out and "Epoch 2/3" in out and "Epoch 1/3" not in out
+    log = tmp_path / "classifier_toy_known_qf.log.csv"
+    with open(log, newline="") as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]
+
+
+def test_predict_prints_the_estimated_qf_and_five_classes(tmp_path, capsys):
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    tiny_estimators(tmp_path, 3)
+    assert run(capsys, "--mode", "est_qf", "--dataset", dataset, "--weights-dir", tmp_path,
+               *TINY)[0] == 0
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 30, 3), np.uint8)).save(
+        photo, quality=30)
+    status, out, err = run(capsys, "--mode", "est_qf", "--dataset", dataset, "--weights-dir",
+                           tmp_path, "--predict", photo, photo)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 12 and lines[0].startswith(f"{photo}: estimated QF ")
+    assert 1 <= float(lines[0].split()[-1]) <= 100
+    assert [line.split()[0] for line in lines[1:6]] == ["1.", "2.", "3.", "4.", "5."]
+    assert {line.split()[1] for line in lines[1:6]} <= set(CLASSES)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--mode", "blurry"], "unknown mode 'blurry'"),
+    (["--mode", "est_nl"], "no estimator weights"),
+    (["--mode", "org", "--predict", "x.png"], "no classifier weights"),
+    (["--mode", "known_qf", "--predict", "x.png"], "give it with --param"),
+])
+def test_user_errors_are_one_line(argv, message, tmp_path, capsys):
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    status, _, err = run(capsys, *argv, "--dataset", dataset, "--weights-dir", tmp_path, *TINY)
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_images_or_flags_that_do_not_fit_the_weights_are_a_one_line_error(tmp_path, capsys):
+    dataset = tmp_path / "toy.npz"
+    common = ["--mode", "org", "--dataset", dataset, "--weights-dir", tmp_path, *TINY]
+    synthetic_dataset(dataset, (16, 16, 3))
+    assert run(capsys, *common)[0] == 0
+    status, _, err = run(capsys, *common, "--width", "8")
+    assert status == 2 and "other network flags" in err
+    synthetic_dataset(dataset, (12, 12, 1))  # same name, other images
+    status, _, err = run(capsys, *common)
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert "12x12 with 1 channel(s)" in err and "16x16 with 3 channel(s)" in err
+    model = classifier.load_classifier("toy", "org", tmp_path)
+    with pytest.raises(ValueError, match="takes 16x16"):
+        classifier.predict_probabilities(model, np.zeros((1, 12, 12, 1), np.uint8))
+
+
+def test_augmentation_is_imagedatagenerator_like_and_repeatable():
+    images = np.random.default_rng(0).integers(0, 256, (5, 12, 20, 1), np.uint8)
+    identity = classifier.Augmentation(0, 0, 0, 0, flip=False)
+    np.testing.assert_array_equal(identity(images, np.random.default_rng(0)), images)
+    flip_only = classifier.Augmentation(0, 0, 0, 0, flip=True)(images, np.random.default_rng(0))
+    assert all((f == i).all() or (f == i[:, ::-1]).all() for f, i in zip(flip_only, images))
+    augment = classifier.Augmentation()
+    first = augment(images, np.random.default_rng(3))
+    assert first.shape == images.shape and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, augment(images, np.random.default_rng(3)))
+    assert not np.array_equal(first, augment(images, np.random.default_rng(4)))
+
+
+def test_training_batches_estimate_each_image_once_per_epoch(monkeypatch):
+    estimated = []
+
+    def fake_estimate(model, images, degradation, batch_size=256):
+        estimated.append(len(images))
+        return np.full(len(images), 42.0)
+
+    monkeypatch.setattr(estimator, "estimate", fake_estimate)
+    images = np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), np.uint8)
+    batches = classifier.TrainingBatches(images, np.arange(10), "est_qf", 4,
+                                         classifier.Augmentation(), seed=0, estimator_model="m")
+    inputs, labels = batches[0]
+    assert inputs["image"].shape == (4, 16, 16, 3) and inputs["image"].dtype == np.float32
+    np.testing.assert_allclose(inputs["parameter"], degrade.normalize("jpeg", [[42.0]] * 4))
+    seen = np.concatenate([labels] + [batches[i][1] for i in range(1, len(batches))])
+    assert sorted(seen) == list(range(10)) and estimated == [4, 4, 2]
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][1], labels)  # a new order every epoch
+
+
+def test_reused_batches_skip_the_estimator_until_the_next_draw(monkeypatch):
+    calls = []
+    monkeypatch.setattr(estimator, "estimate",
+                        lambda model, images, *args: calls.append(len(images)) or
+                        np.full(len(images), 50.0))
+    images = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), np.uint8)
+    batches = classifier.TrainingBatches(images, np.arange(8), "est_qf", 8,
+                                         classifier.Augmentation(), seed=0, estimator_model="m",
+                                         reuse=2)
+    first = batches[0]
+    batches.on_epoch_end()
+    np.testing.assert_array_equal(batches[0][0]["image"], first[0]["image"])
+    assert calls == [8]
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][0]["image"], first[0]["image"]) and calls == [8, 8]
+
+
+def test_known_mode_gets_the_true_parameter_and_org_clean_images():
+    images = np.full((6, 8, 8, 3), 128, np.uint8)
+    inputs = classifier.degraded_inputs(images, "known_nl", np.random.default_rng(0))
+    sigma = degrade.random_params("noise", 6, np.random.default_rng(0))
+    np.testing.assert_allclose(inputs["parameter"][:, 0], degrade.normalize("noise", sigma),
+                               rtol=1e-6)
+    clean = classifier.degraded_inputs(images, "org", np.random.default_rng(0))
+    assert list(clean) == ["image"] and (clean["image"] == 128).all()
+
+
+@pytest.mark.skipif(not CIFAR_SUBSET.is_file(), reason=f"real data not found at {CIFAR_SUBSET}")
+@pytest.mark.skipif(not (REPO / "weights" / "classifier_cifar10-subset_est_qf.keras").is_file()
+                    or not (REPO / "weights" / "estimator_jpeg.keras").is_file(),
+                    reason="the shipped est_qf classifier or JPEG estimator is not in weights/")
+def test_shipped_est_qf_classifies_a_cifar_jpeg(tmp_path, capsys):
+    with np.load(CIFAR_SUBSET) as archive:
+        image = archive["x_test"][0]
+        names = [str(n) for n in archive["class_names"]]
+    photo = tmp_path / "cifar.jpg"
+    Image.fromarray(image).save(photo, quality=30)
+    status, out, err = run(capsys, "--mode", "est_qf", "--dataset", CIFAR_SUBSET, "--weights-dir",
+                           REPO / "weights", "--predict", photo)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert "estimated QF" in lines[0] and abs(float(lines[0].split()[-1]) - 30) < 25
+    assert len(lines) == 6 and {line.split()[1] for line in lines[1:]} <= set(names)

@@ -1,0 +1,166 @@
+"""evaluate.py: Eq. (1), the bootstrap, the paper's numbers and a sweep over tiny networks."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import classifier
+import estimator
+import evaluate
+
+
+def test_interval_mean_by_hand():
+    params = np.arange(1, 11)
+    accuracy = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    assert evaluate.interval_mean(params, accuracy, 1, 10) == pytest.approx(0.55)
+    assert evaluate.interval_mean(params, accuracy, 3, 5) == pytest.approx((0.3 + 0.4 + 0.5) / 3)
+    assert evaluate.interval_mean(params, accuracy, 10, 10) == pytest.approx(1.0)
+    assert np.isnan(evaluate.interval_mean(params, accuracy, 11, 20))
+
+
+def test_intervals_cover_every_value_once():
+    for degradation, intervals in evaluate.INTERVALS.items():
+        covered = [v for low, high in intervals for v in range(low, high + 1)]
+        expected = evaluate.degrade.all_params(degradation).astype(int).tolist()
+        assert covered == expected
+
+
+def test_paired_bootstrap():
+    rng = np.random.default_rng(0)
+    same = rng.random((5, 200)) < 0.7
+    assert evaluate.paired_bootstrap(same, same, rng) == (0.0, 0.0)
+    assert evaluate.paired_bootstrap(np.ones((3, 50), bool), np.zeros((3, 50), bool), rng) == \
+        (1.0, 1.0)
+    better = same | (rng.random((5, 200)) < 0.2)
+    low, high = evaluate.paired_bootstrap(better, same, rng)
+    gain = better.mean() - same.mean()
+    assert 0 < low < gain < high
+
+
+# The paper's tables as printed (Endo, Tanaka & Okutomi, EI 2020), transcribed separately.
+PAPER_TEXT = {
+    ("cifar10", "jpeg"): "0.431 0.724 0.744 | 0.700 0.844 0.849 | 0.763 0.857 0.864 | "
+                         "0.799 0.866 0.872 | 0.861 0.874 0.880",
+    ("cifar100", "jpeg"): "0.202 0.448 0.454 | 0.407 0.561 0.563 | 0.465 0.577 0.581 | "
+                          "0.504 0.583 0.588 | 0.582 0.591 0.596",
+    ("cifar10", "noise"): "0.796 0.851 0.882 | 0.328 0.844 0.872 | 0.138 0.829 0.856 | "
+                          "0.106 0.809 0.834 | 0.101 0.785 0.810",
+}
+
+
+@pytest.mark.parametrize("key", list(PAPER_TEXT))
+def test_paper_interval_tables(key):
+    rows = [[float(v) for v in row.split()] for row in PAPER_TEXT[key].split("|")]
+    networks = list(evaluate.PAPER_INTERVALS[key])
+    assert len(networks) == 3
+    for column, name in enumerate(networks):
+        assert list(evaluate.PAPER_INTERVALS[key][name]) == [row[column] for row in rows]
+
+
+def test_paper_estimator_tables():
+    assert evaluate.PAPER_ESTIMATES["jpeg"] == {
+        20: (20.84, 2.28), 40: (40.93, 3.91), 60: (58.58, 4.07), 80: (79.53, 3.07),
+        100: (94.91, 1.91)}
+    assert evaluate.PAPER_ESTIMATES["noise"] == {
+        10: (10.03, 0.42), 20: (20.11, 0.54), 30: (30.16, 0.69), 40: (40.11, 0.89),
+        50: (49.26, 0.70)}
+
+
+def test_paper_key():
+    assert evaluate.paper_key("cifar10", "jpeg") == ("cifar10", "jpeg")
+    assert evaluate.paper_key("cifar10-subset", "noise") == ("cifar10", "noise")
+    assert evaluate.paper_key("cifar100", "jpeg") == ("cifar100", "jpeg")
+    assert evaluate.paper_key("cifar100", "noise") is None
+    assert evaluate.paper_key("mnist", "jpeg") is None
+
+
+# ---------------------------------------------------------------------------------------------
+# A sweep over tiny networks
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def tiny_setup(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tiny.npz", x_train=rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8),
+             y_train=np.array([0, 1, 2, 0]),
+             x_test=rng.integers(0, 256, (12, 16, 16, 3), dtype=np.uint8),
+             y_test=np.arange(12) % 3)
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for mode, spec in classifier.MODES.items():
+        model = classifier.build_classifier((16, 16, 3), 3, width=2,
+                                            with_parameter=spec.has_parameter)
+        model.save(classifier.weights_path("tiny", mode, weights))
+    for degradation in ("jpeg", "noise"):
+        estimator.build_estimator(3, features=4).save(estimator.weights_path(degradation, weights))
+    return tmp_path
+
+
+def run_evaluate(setup, *extra):
+    return evaluate.main(["--dataset", str(setup / "tiny.npz"), "--weights",
+                          str(setup / "weights"), "--out", str(setup / "plots"), *extra])
+
+
+@pytest.mark.parametrize("degradation,params", [("jpeg", "5,50,95"), ("noise", "0,12.5,50")])
+def test_sweep_writes_every_file(tiny_setup, degradation, params):
+    assert run_evaluate(tiny_setup, "--degradation", degradation, "--params", params) == 0
+    plots = tiny_setup / "plots"
+    networks = list(evaluate.NETWORKS[degradation])
+    accuracy = pd.read_csv(plots / f"tiny_{degradation}_accuracy.csv")
+    assert list(accuracy.columns) == ["param", *networks]
+    assert accuracy["param"].tolist() == [float(p) for p in params.split(",")]
+    assert accuracy[networks].apply(lambda c: c.between(0, 1)).all().all()
+    intervals = pd.read_csv(plots / f"tiny_{degradation}_intervals.csv")
+    assert len(intervals) == 5 and "values" in intervals
+    twin = networks[1]
+    for aware in networks[2:]:
+        assert {f"{aware}-{twin}", f"{aware}-{twin} ci_low", f"{aware}-{twin} ci_high"} <= \
+            set(intervals.columns)
+    estimates = pd.read_csv(plots / f"tiny_{degradation}_estimator.csv")
+    assert list(estimates.columns) == ["param", "mean", "sd"]
+    for suffix in ("accuracy.png", "estimator.png", "intervals.md", "estimator.md"):
+        assert (plots / f"tiny_{degradation}_{suffix}").stat().st_size > 0
+
+
+def test_two_runs_give_identical_tables(tiny_setup):
+    tables = []
+    for _ in range(2):
+        assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "3,30") == 0
+        tables.append([(tiny_setup / "plots" / f"tiny_noise_{s}").read_bytes()
+                       for s in ("accuracy.csv", "intervals.csv", "estimator.csv")])
+    assert tables[0] == tables[1]
+
+
+def test_subset_of_values_reproduces_the_full_sweep(tiny_setup):
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "10,20") == 0
+    both = pd.read_csv(tiny_setup / "plots/tiny_noise_accuracy.csv")
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "20") == 0
+    one = pd.read_csv(tiny_setup / "plots/tiny_noise_accuracy.csv")
+    pd.testing.assert_frame_equal(both.iloc[[1]].reset_index(drop=True), one)
+
+
+def test_missing_network_is_skipped(tiny_setup):
+    classifier.weights_path("tiny", "known_qf", tiny_setup / "weights").unlink()
+    with pytest.warns(UserWarning, match="no known_qf network"):
+        assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 0
+    accuracy = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
+    assert list(accuracy.columns) == ["param", "org", "jpg", "est_qf"]
+
+
+def test_no_networks_is_an_error(tiny_setup, capsys):
+    for mode in evaluate.NETWORKS["jpeg"]:
+        classifier.weights_path("tiny", mode, tiny_setup / "weights").unlink()
+    with pytest.warns(UserWarning):
+        assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 2
+    assert "no classifier weights" in capsys.readouterr().err
+
+
+def test_estimator_only(tiny_setup):
+    assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--estimator-only", "--params",
+                        "20,40") == 0
+    table = (tiny_setup / "plots/tiny_jpeg_estimator.md").read_text()
+    assert "| 20 |" in table and "20.84 +- 2.28" in table and "| 60 | not run |" in table
+    assert not (tiny_setup / "plots/tiny_jpeg_accuracy.csv").exists()
+
+
+def test_bad_params_are_an_error(tiny_setup, capsys):
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "10,60") == 2
+    assert "60 is out of range" in capsys.readouterr().err
