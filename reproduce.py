@@ -12,21 +12,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import classifier
 import data
+import estimator
 import training
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
 
 # The flags of each stage for each budget. "paper": the scripts' own defaults, which follow the
-# paper (for a GPU). "cpu": what a 2-core CPU trains in the time given in the README.
+# paper (for a GPU). "cpu": the CPU recipes that the scripts name, for 2 cores.
 BUDGETS = {
     "paper": {"estimator": [], "classifier": [], "estimated": []},
     "cpu": {
-        "estimator": ["--patch-size", "32", "--batch-size", "16", "--epochs", "30",
-                      "--steps-per-epoch", "100"],
-        "classifier": ["--width", "16", "--epochs", "60", "--batch-size", "64",
-                       "--learning-rate", "0.004"],
+        "estimator": estimator.RECIPE_CPU.split(),
+        "classifier": classifier.RECIPE_CPU.split(),
         # est_* modes: the estimator costs several training steps per image; reuse its work.
         "estimated": ["--reuse", "3"],
     },
@@ -50,8 +50,6 @@ def run_stage(title, script, arguments, output=None, epochs=None):
 
 
 def reproduce(args):
-    import classifier
-    import estimator
     budget = BUDGETS[args.budget]
     weights = ["--weights-dir", args.weights]
     train_dir = ["--train-dir", args.train_dir] if args.train_dir else ["--dataset", args.dataset]

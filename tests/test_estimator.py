@@ -32,6 +32,15 @@ def test_architecture_follows_the_paper():
     assert estimator.receptive_field() == 33
 
 
+def test_first_layer_starts_high_pass():
+    first = convolutions(estimator.build_estimator())[0]
+    kernel = keras.ops.convert_to_numpy(first.kernel)
+    np.testing.assert_allclose(kernel.sum(axis=(0, 1)), 0, atol=1e-5)
+    assert abs(kernel.std() - np.sqrt(2 / 27)) < 0.03  # he_normal's scale is kept
+    plain = convolutions(estimator.build_estimator(high_pass=False))[0]
+    assert np.abs(keras.ops.convert_to_numpy(plain.kernel).sum(axis=(0, 1))).max() > 0.1
+
+
 def test_receptive_field_measured():
     model = estimator.build_estimator(channels=1, features=4)
     base = np.full((1, 65, 65, 1), 100, np.float32)

@@ -1,0 +1,59 @@
+"""reproduce.py: the stages it runs, and the ones it skips."""
+import subprocess
+
+import pytest
+
+import classifier
+import estimator
+import reproduce
+import training
+
+
+@pytest.fixture
+def commands(monkeypatch):
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: ran.append(command[1:]))
+    return ran
+
+
+def fake_trained(path, epochs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"model")
+    log = training.run_paths(path)[1]
+    log.write_text("epoch,loss\n" + "".join(f"{e},1.0\n" for e in range(epochs)))
+
+
+def run(tmp_path, *extra):
+    return reproduce.main(["--dataset", "some/set.npz", "--weights", str(tmp_path / "w"),
+                           "--out", str(tmp_path / "p"), "--train-dir", "clean", *extra])
+
+
+def test_runs_every_stage(tmp_path, commands):
+    assert run(tmp_path, "--degradation", "noise") == 0
+    scripts = [(c[0], c[c.index("--mode") + 1] if "--mode" in c else None) for c in commands]
+    assert scripts == [("estimator.py", None), ("classifier.py", "org"),
+                       ("classifier.py", "noisy"), ("classifier.py", "est_nl"),
+                       ("classifier.py", "known_nl"), ("evaluate.py", None)]
+    assert all("--width" in c for c in commands[1:5]) and "--reuse" in commands[3]
+    assert "--reuse" not in commands[2]
+
+
+def test_skips_trained_stages(tmp_path, commands):
+    epochs = reproduce.flag_value(estimator.RECIPE_CPU.split(), "--epochs", None)
+    fake_trained(estimator.weights_path("jpeg", tmp_path / "w"), epochs)
+    fake_trained(classifier.weights_path("set", "jpg", tmp_path / "w"), 99)  # too few epochs
+    assert run(tmp_path, "--degradation", "jpeg") == 0
+    assert [c[0] for c in commands] == ["classifier.py"] * 4 + ["evaluate.py"]
+
+
+def test_paper_budget_uses_the_defaults(tmp_path, commands):
+    assert run(tmp_path, "--budget", "paper") == 0
+    assert "--width" not in commands[1] and "--patch-size" not in commands[0]
+
+
+def test_failed_stage_stops(tmp_path, monkeypatch, capsys):
+    def fail(command, **kwargs):
+        raise subprocess.CalledProcessError(2, command)
+    monkeypatch.setattr(subprocess, "run", fail)
+    assert run(tmp_path) == 2
+    assert "stage failed" in capsys.readouterr().err
