@@ -95,22 +95,17 @@ def check_channels(model, images, what="images"):
 
 
 def estimate_maps(model, images, batch_size=256):
-    """Per-pixel parameter maps (N, H, W) in natural units (q, sigma) of uint8 images."""
+    """Per-pixel parameter maps (N, H, W) of uint8 images, in degrade.normalize units."""
     check_channels(model, images)
     maps = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
     return maps[..., 0]
 
 
 def estimate(model, images, degradation, batch_size=256):
-    """One estimate per image: the spatial mean of its map, in natural units, clipped to the
-    degradation's range. The batched function that classifier.py and evaluate.py call."""
-    check_channels(model, images)
-    values = np.empty(len(images), np.float64)
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size].astype(np.float32)
-        values[start:start + batch_size] = keras.ops.convert_to_numpy(
-            keras.ops.mean(model(batch, training=False), axis=(1, 2, 3)))
-    return to_natural(degradation, values)
+    """One estimate per image: the spatial mean of its map, in natural units (q, sigma),
+    clipped to the degradation's range. The batched function that classifier.py and
+    evaluate.py call."""
+    return to_natural(degradation, estimate_maps(model, images, batch_size).mean(axis=(1, 2)))
 
 
 def to_natural(degradation, normalized):
