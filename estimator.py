@@ -194,18 +194,17 @@ def train(args):
 # ---------------------------------------------------------------------------------------------
 def predict_files(args):
     model = load_estimator(args.degradation, args.weights_dir)
-    channels = model_channels(model)
     for path in args.predict:
         image = data.read_image(path)
         check_channels(model, image[None], what=str(path))
-        value = estimate(model, image[None], args.degradation)[0]
+        # One pass gives both the map and, as its mean, the estimate.
+        normalized_map = estimate_maps(model, image[None])[0]
+        value = to_natural(args.degradation, normalized_map.mean())
         print(f"{path}\t{value:.2f}")
         if args.map:
             map_path = args.map if len(args.predict) == 1 else \
                 Path(args.map).with_stem(f"{Path(args.map).stem}_{Path(path).stem}")
-            save_heat_map(map_path, image, estimate_maps(model, image[None])[0],
-                          args.degradation, value)
-    return channels
+            save_heat_map(map_path, image, normalized_map, args.degradation, value)
 
 
 def save_heat_map(path, image, normalized_map, degradation, value):
