@@ -343,7 +343,8 @@ def train(args):
     if not args.fresh:
         check_resumable(output, dataset, model)
     batches, validation = training_data(args, dataset, estimator_model, output)
-    model.compile(optimizer=keras.optimizers.Adamax(learning_rate(args, len(batches))),
+    model.compile(optimizer=keras.optimizers.Adamax(training.learning_rate(
+                      args.learning_rate, args.lr_decay, args.epochs * len(batches))),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   jit_compile=args.jit)
     write_class_names(class_names_path(dataset.name, args.weights_dir), dataset.class_names)
@@ -377,15 +378,6 @@ def training_data(args, dataset, estimator_model, output):
 
 def augmentation(args):
     return Augmentation(args.rotation, args.shift, args.zoom, args.shear, not args.no_flip)
-
-
-def learning_rate(args, steps_per_epoch):
-    """Cosine decay over the whole run: large steps while far from a minimum, small ones to
-    settle. The schedule reads the optimizer's step count, which a resumed run restores."""
-    if args.lr_decay == "none":
-        return args.learning_rate
-    return keras.optimizers.schedules.CosineDecay(args.learning_rate,
-                                                  args.epochs * steps_per_epoch, alpha=0.01)
 
 
 def check_resumable(output, dataset, model):
@@ -500,9 +492,7 @@ def build_parser():
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=int, default=100)
     group.add_argument("--batch-size", type=int, default=128)
-    group.add_argument("--learning-rate", type=float, default=0.002, help="Adamax, initial")
-    group.add_argument("--lr-decay", choices=("cosine", "none"), default="cosine",
-                       help="cosine decay to 1%% over --epochs, or a constant rate")
+    training.add_learning_rate_flags(group, 0.002, "cosine")
     group.add_argument("--limit", type=int, help="use only the first N training images")
     group.add_argument("--val-fraction", type=float, default=0.1,
                        help="fraction of the training images that chooses the checkpoint")

@@ -21,18 +21,27 @@ ROOT = Path(__file__).resolve().parent
 DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
 
 # The flags of each stage for each budget. "paper": the scripts' own defaults, which follow the
-# paper (for a GPU). "cpu": the CPU recipes that the scripts name, for 2 cores.
+# paper (for a GPU), and every network the paper compares. "cpu": the CPU recipes that the
+# scripts name, for 2 cores (those of the shipped weights), without the known_* networks, which
+# are a reference rather than a method a user can apply.
 BUDGETS = {
-    "paper": {"estimator": [], "classifier": [], "estimated": []},
+    "paper": {"estimator": {degradation: [] for degradation in estimator.RECIPE_CPU},
+              "classifier": [], "estimated": [], "known": True},
     "cpu": {
-        "estimator": estimator.RECIPE_CPU.split(),
+        "estimator": {degradation: recipe.split()
+                      for degradation, recipe in estimator.RECIPE_CPU.items()},
         "classifier": classifier.RECIPE_CPU.split(),
         # est_* modes: the estimator costs several training steps per image; reuse its work.
         "estimated": ["--reuse", "3"],
+        "known": False,
     },
 }
 MODES = {"jpeg": ("org", "jpg", "est_qf", "known_qf"), "noise": ("org", "noisy", "est_nl",
                                                                  "known_nl")}
+
+
+def budget_modes(budget, degradation):
+    return [mode for mode in MODES[degradation] if budget["known"] or not mode.startswith("known")]
 
 
 def flag_value(flags, name, default):
@@ -53,13 +62,13 @@ def reproduce(args):
     budget = BUDGETS[args.budget]
     weights = ["--weights-dir", args.weights]
     train_dir = ["--train-dir", args.train_dir] if args.train_dir else ["--dataset", args.dataset]
-    flags = budget["estimator"]
+    flags = budget["estimator"][args.degradation]
     run_stage(f"estimator ({args.degradation})", "estimator.py",
               ["--degradation", args.degradation, *train_dir, *weights, *flags],
               estimator.weights_path(args.degradation, args.weights),
               flag_value(flags, "--epochs", estimator.build_parser().get_default("epochs")))
     name = data.dataset_name(args.dataset)
-    for mode in MODES[args.degradation]:
+    for mode in budget_modes(budget, args.degradation):
         flags = budget["classifier"] + (budget["estimated"] if mode.startswith("est_") else [])
         run_stage(f"classifier {mode}", "classifier.py",
                   ["--mode", mode, "--dataset", args.dataset, *weights, *flags],

@@ -25,8 +25,12 @@ def run_paths(output):
 
 
 def save_model(model, path):
+    """Save `model` atomically without its optimizer state (a third of the size of a compiled
+    Adamax model): the saved model is for inference; resuming uses the backup."""
+    weights_only = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer
+    weights_only.set_weights(model.get_weights())
     with data.atomic_output(path) as temporary:
-        model.save(temporary)
+        weights_only.save(temporary)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -51,6 +55,22 @@ class BestCheckpoint(keras.callbacks.Callback):
 def previous_best(log_path, monitor, mode):
     scores = [float(row[monitor]) for row in read_log(log_path) if row.get(monitor)]
     return (min if mode == "min" else max)(scores) if scores else None
+
+
+def learning_rate(initial, decay, total_steps):
+    """The Adamax rate: constant (`decay` "none"), or cosine decay to 1% over `total_steps`
+    ("cosine": large steps while far from a minimum, small ones to settle, so that the last
+    epochs do not jump around it). The schedule reads the optimizer's step count, which a resumed
+    run restores."""
+    if decay == "none":
+        return initial
+    return keras.optimizers.schedules.CosineDecay(initial, total_steps, alpha=0.01)
+
+
+def add_learning_rate_flags(group, initial, decay):
+    group.add_argument("--learning-rate", type=float, default=initial, help="Adamax, initial")
+    group.add_argument("--lr-decay", choices=("cosine", "none"), default=decay,
+                       help="cosine decay to 1%% over --epochs, or a constant rate")
 
 
 def is_trained(output, epochs):

@@ -33,22 +33,24 @@ def test_runs_every_stage(tmp_path, commands):
     scripts = [(c[0], c[c.index("--mode") + 1] if "--mode" in c else None) for c in commands]
     assert scripts == [("estimator.py", None), ("classifier.py", "org"),
                        ("classifier.py", "noisy"), ("classifier.py", "est_nl"),
-                       ("classifier.py", "known_nl"), ("evaluate.py", None)]
-    assert all("--width" in c for c in commands[1:5]) and "--reuse" in commands[3]
+                       ("evaluate.py", None)]
+    assert all("--width" in c for c in commands[1:4]) and "--reuse" in commands[3]
     assert "--reuse" not in commands[2]
 
 
 def test_skips_trained_stages(tmp_path, commands):
-    epochs = reproduce.flag_value(estimator.RECIPE_CPU.split(), "--epochs", None)
+    epochs = reproduce.flag_value(estimator.RECIPE_CPU["jpeg"].split(), "--epochs", None)
     fake_trained(estimator.weights_path("jpeg", tmp_path / "w"), epochs)
     fake_trained(classifier.weights_path("set", "jpg", tmp_path / "w"), 99)  # too few epochs
     assert run(tmp_path, "--degradation", "jpeg") == 0
-    assert [c[0] for c in commands] == ["classifier.py"] * 4 + ["evaluate.py"]
+    assert [c[0] for c in commands] == ["classifier.py"] * 3 + ["evaluate.py"]
 
 
 def test_paper_budget_uses_the_defaults(tmp_path, commands):
     assert run(tmp_path, "--budget", "paper") == 0
     assert "--width" not in commands[1] and "--patch-size" not in commands[0]
+    modes = [c[c.index("--mode") + 1] for c in commands if "--mode" in c]
+    assert modes == ["org", "jpg", "est_qf", "known_qf"]
 
 
 def test_failed_stage_stops(tmp_path, monkeypatch, capsys):

@@ -66,6 +66,8 @@ def test_best_model_is_kept(tmp_path):
     history = fit(output, 4)
     best = min(history.history["val_loss"])
     model = keras.saving.load_model(output)
+    assert getattr(model, "optimizer", None) is None  # saved for inference: no optimizer state in the file
+    model.compile(loss="mse")
     assert np.isclose(model.evaluate(*tiny_data(1), verbose=0), best, rtol=1e-4)
     checkpoint = training.BestCheckpoint(output, training.run_paths(output)[1])
     assert np.isclose(checkpoint.best, best)
@@ -80,3 +82,10 @@ def test_weights_without_backup_are_protected(tmp_path):
         fit(output, 4)
     assert output.read_bytes() == before
     assert fit(output, 3, fresh=True).epoch == [0, 1, 2]
+
+
+def test_learning_rate_is_constant_or_decays_to_one_percent():
+    assert training.learning_rate(0.01, "none", 100) == 0.01
+    schedule = training.learning_rate(0.01, "cosine", 100)
+    assert np.isclose(float(schedule(0)), 0.01) and np.isclose(float(schedule(100)), 1e-4)
+    assert float(schedule(50)) < 0.01
