@@ -10,6 +10,7 @@ parameter estimated once, and the degraded images classified by every network. O
   <dataset>_<degradation>_estimator.csv   the estimator's mean and SD at every value (Figs 4, 7)
   <dataset>_<degradation>_estimator.md    ... at the paper's values (Tables 2, 5)
   <dataset>_<degradation>_estimator.png
+  <dataset>_<degradation>_clean.csv       every network's accuracy on the clean test images
 
     python evaluate.py --dataset cifar10 --degradation jpeg
     python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise
@@ -128,6 +129,23 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
     return correct, estimates, timings
 
 
+def clean_accuracy(images, labels, degradation, networks, estimator_model, batch_size):
+    """Accuracy on the undegraded test images. est_* networks get the estimate for the clean
+    image; known_nl gets sigma = 0; known_qf is left out, since a clean image has no q."""
+    estimates = None if estimator_model is None else \
+        estimator.estimate(estimator_model, images, degradation, batch_size)
+    accuracy = {}
+    for name, model in networks.items():
+        parameter = classifier.MODES[name].parameter
+        if parameter == "true" and degradation == "jpeg":
+            continue
+        params = {"estimated": estimates, "true": np.zeros(len(images))}.get(parameter)
+        probabilities = classifier.predict_probabilities(model, images, params, degradation,
+                                                         batch_size)
+        accuracy[name] = float((probabilities.argmax(axis=1) == labels).mean())
+    return accuracy
+
+
 def progress(done, total, value, correct, start):
     accuracies = "  ".join(f"{name} {c[done - 1].mean():.3f}" for name, c in correct.items())
     elapsed = time.perf_counter() - start
@@ -172,7 +190,7 @@ def interval_table(values, correct, degradation, paper, seed):
     return pd.DataFrame(rows)
 
 
-def interval_markdown(table, correct, dataset_name, degradation, paper, images):
+def interval_markdown(table, correct, dataset_name, degradation, paper, images, clean):
     unit = "q" if degradation == "jpeg" else "sigma"
     lines = [f"Interval mean accuracy, Eq. (1), on {dataset_name} ({images} test images), "
              f"{degradation}; {unit} intervals."]
@@ -193,6 +211,8 @@ def interval_markdown(table, correct, dataset_name, degradation, paper, images):
                   for g in gains]
         cells += [f"{row['paper ' + name]:.3f}" for name in paper_names]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Clean test images: " + ", ".join(f"{LABELS[name]} {accuracy:.3f}"
+                                                    for name, accuracy in clean.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -310,11 +330,13 @@ def evaluate(args):
           f"networks: {', '.join(networks) or 'none (estimator only)'}")
     correct, estimates, timings = sweep(images, labels, args.degradation, values, networks,
                                         estimator_model, args.seed, args.batch_size)
-    write_outputs(args, dataset.name, values, correct, estimates, len(images))
+    clean = clean_accuracy(images, labels, args.degradation, networks, estimator_model,
+                           args.batch_size)
+    write_outputs(args, dataset.name, values, correct, estimates, len(images), clean)
     report_timings(timings, len(images) * len(values), len(networks))
 
 
-def write_outputs(args, dataset_name, values, correct, estimates, image_count):
+def write_outputs(args, dataset_name, values, correct, estimates, image_count, clean):
     out = Path(args.out)
     stem = out / f"{dataset_name}_{args.degradation}"
     written = []
@@ -326,10 +348,12 @@ def write_outputs(args, dataset_name, values, correct, estimates, image_count):
         accuracy_figure(accuracy, dataset_name, args.degradation, f"{stem}_accuracy.png")
         write_csv(intervals, f"{stem}_intervals.csv")
         markdown = interval_markdown(intervals, correct, dataset_name, args.degradation, paper,
-                                     image_count)
+                                     image_count, clean)
         write_text(markdown, f"{stem}_intervals.md")
+        write_csv(pd.DataFrame({"network": list(clean), "accuracy": list(clean.values())}),
+                  f"{stem}_clean.csv")
         print("\n" + markdown)
-        written += ["accuracy.csv", "accuracy.png", "intervals.csv", "intervals.md"]
+        written += ["accuracy.csv", "accuracy.png", "intervals.csv", "intervals.md", "clean.csv"]
     if not np.isnan(estimates).all():
         table = estimator_table(values, estimates)
         write_csv(table, f"{stem}_estimator.csv")

@@ -118,6 +118,10 @@ def test_sweep_writes_every_file(tiny_setup, degradation, params):
     assert list(estimates.columns) == ["param", "mean", "sd"]
     for suffix in ("accuracy.png", "estimator.png", "intervals.md", "estimator.md"):
         assert (plots / f"tiny_{degradation}_{suffix}").stat().st_size > 0
+    clean = pd.read_csv(plots / f"tiny_{degradation}_clean.csv").set_index("network")["accuracy"]
+    assert list(clean.index) == [n for n in networks if n != "known_qf"]  # clean has no q
+    if degradation == "noise":  # sigma = 0 is the clean image, for every network
+        assert np.allclose(clean.values, accuracy.loc[accuracy["param"] == 0, networks].values)
 
 
 def test_two_runs_give_identical_tables(tiny_setup):
@@ -125,7 +129,7 @@ def test_two_runs_give_identical_tables(tiny_setup):
     for _ in range(2):
         assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "3,30") == 0
         tables.append([(tiny_setup / "plots" / f"tiny_noise_{s}").read_bytes()
-                       for s in ("accuracy.csv", "intervals.csv", "estimator.csv")])
+                       for s in ("accuracy.csv", "intervals.csv", "estimator.csv", "clean.csv")])
     assert tables[0] == tables[1]
 
 
