@@ -62,6 +62,9 @@ DENSE_LAYERS = 2
 DENSE_PER_WIDTH = 16    # dense units = 16 x width: 1024 at full width
 TOP_CLASSES = 5
 
+# The flags that a resumed run must share with the run it continues (see training.py).
+RUN_SETTINGS = ("width", "dropout", "spatial_dropout", "batch_size", "learning_rate", "lr_decay",
+                "limit", "val_fraction", "reuse", "seed")
 # A network a 2-core CPU can train on the CIFAR-10 subset (est_* modes add --reuse 3 so that the
 # estimator, dearer than a training step, runs every third epoch); see the README for times and
 # accuracies.
@@ -349,7 +352,8 @@ def train(args):
                   jit_compile=args.jit)
     write_class_names(class_names_path(dataset.name, args.weights_dir), dataset.class_names)
     training.fit_resumable(model, batches, validation, output, args.epochs,
-                           monitor="val_accuracy", mode="max", fresh=args.fresh)
+                           monitor="val_accuracy", mode="max", fresh=args.fresh,
+                           settings={key: vars(args)[key] for key in RUN_SETTINGS})
     print(f"best model: {output}")
 
 

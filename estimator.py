@@ -27,12 +27,14 @@ DILATIONS = (1, 2, 3, 4, 3, 2, 1)
 FEATURES = 64
 WEIGHTS_DIR = Path("weights")
 # The flags that train the shipped estimators on a 2-core CPU (see README for time and results).
-# Noise is learnt in fewer steps than JPEG; a decaying rate keeps its estimates from drifting by
-# a unit or two from one epoch to the next.
+# Noise is learnt in fewer steps than JPEG; its run started before the high-pass start existed.
 _PATCHES_CPU = "--patch-size 32 --batch-size 16 --steps-per-epoch 100"
 RECIPE_CPU = {"jpeg": f"{_PATCHES_CPU} --epochs 80",
-              "noise": f"{_PATCHES_CPU} --epochs 40 --lr-decay cosine",
+              "noise": f"{_PATCHES_CPU} --epochs 40 --init he_normal",
               "blur": f"{_PATCHES_CPU} --epochs 80"}
+# The flags that a resumed run must share with the run it continues (see training.py).
+RUN_SETTINGS = ("channels", "features", "init", "patch_size", "batch_size", "steps_per_epoch",
+                "learning_rate", "lr_decay", "clipnorm", "val_fraction", "seed")
 # Validation patches come from images held out of training, drawn once with their own seed.
 VALIDATION_PATCHES = 512
 
@@ -192,7 +194,8 @@ def train(args):
     model.compile(optimizer=keras.optimizers.Adamax(rate, clipnorm=args.clipnorm),
                   loss="mse", jit_compile=args.jit)
     output = weights_path(args.degradation, args.weights_dir)
-    training.fit_resumable(model, batches, validation, output, args.epochs, fresh=args.fresh)
+    training.fit_resumable(model, batches, validation, output, args.epochs, fresh=args.fresh,
+                           settings={key: vars(args)[key] for key in RUN_SETTINGS})
     print(f"best model: {output}")
 
 

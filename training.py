@@ -7,9 +7,11 @@ A run keeps, beside its final model `weights/<name>.keras`:
 The final model is the epoch with the best validation score, written atomically whenever it
 improves, so an interrupted run still leaves its best model and never a half-written file.
 Running again with a larger --epochs continues a finished run; --fresh starts over. A model
-without its backup (as shipped in the repository) is never overwritten without --fresh.
+without its backup (as shipped in the repository) is never overwritten without --fresh, and a
+run is only continued with the flags it was started with (kept in the backup's settings.json).
 """
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -85,10 +87,32 @@ def read_log(log_path):
         return list(csv.DictReader(handle))
 
 
+def check_settings(output, settings):
+    """Record the flags of a new run in its backup; refuse to continue a run with other ones.
+    Its optimizer state and schedule belong to its flags: with another --lr-decay, for one, Keras
+    silently drops the saved optimizer state and the run goes on from a fresh optimizer."""
+    backup = run_paths(output)[0]
+    path = backup / "settings.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        changed = [key for key, value in settings.items() if key in saved and saved[key] != value]
+        if changed:
+            def flags(values):
+                return ", ".join(f"--{key.replace('_', '-')} {values[key]}" for key in changed)
+            raise data.DataError(f"the run of {output} was started with {flags(saved)}; "
+                                 f"this command has {flags(settings)}: continue it with its own "
+                                 "flags, or pass --fresh to start over")
+    elif not backup.exists():  # a new run (an older backup without the file is trusted)
+        backup.mkdir(parents=True)
+        with data.atomic_output(path) as temporary:
+            Path(temporary).write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
+
+
 def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", mode="min",
-                  fresh=False, steps_per_epoch=None, callbacks=(), verbose="auto"):
+                  fresh=False, steps_per_epoch=None, callbacks=(), verbose="auto", settings=None):
     """Train `model` with resumption, a CSV log and an atomic best-model file at `output`.
-    `train`: a PyDataset (or other batch source) or an (x, y) tuple of arrays."""
+    `train`: a PyDataset (or other batch source) or an (x, y) tuple of arrays. `settings`: the
+    flags (name: value) that a resumed run must share with the run it continues."""
     backup, log = run_paths(output)
     if fresh:
         shutil.rmtree(backup, ignore_errors=True)
@@ -102,6 +126,8 @@ def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", 
     if Path(output).exists() and not backup.exists() and not fresh:
         raise data.DataError(f"{output} exists ({done} epoch(s) logged) but {backup} is missing, "
                              f"so it cannot be continued; pass --fresh to train it again")
+    if settings is not None:
+        check_settings(output, settings)
     if done:
         print(f"resuming {output}: {done} epoch(s) already logged in {log}")
     # Log before backing up: a kill between the two repeats a row rather than losing one.

@@ -89,3 +89,15 @@ def test_learning_rate_is_constant_or_decays_to_one_percent():
     schedule = training.learning_rate(0.01, "cosine", 100)
     assert np.isclose(float(schedule(0)), 0.01) and np.isclose(float(schedule(100)), 1e-4)
     assert float(schedule(50)) < 0.01
+
+
+def test_a_run_continues_only_with_its_own_settings(tmp_path):
+    output = tmp_path / "m.keras"
+    with pytest.raises(KeyboardInterrupt):
+        fit(output, 3, callbacks=[StopAt(1)], settings={"lr_decay": "none", "width": 8})
+    with pytest.raises(data.DataError, match="--lr-decay none.*--lr-decay cosine"):
+        fit(output, 3, settings={"lr_decay": "cosine", "width": 8})
+    assert epochs_logged(output) == [0]  # refused before training
+    assert fit(output, 3, settings={"lr_decay": "none", "width": 8}).epoch == [1, 2]
+    assert fit(output, 3, fresh=True, settings={"lr_decay": "cosine", "width": 8}).epoch == \
+        [0, 1, 2]
