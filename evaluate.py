@@ -115,18 +115,27 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
                 estimates[index] = estimator.estimate(estimator_model, degraded, degradation,
                                                       batch_size)
                 timings["estimate"] += time.perf_counter() - tick
-            true_params = np.full(len(images), value)
             tick = time.perf_counter()
-            for name, model in networks.items():
-                params = {"estimated": estimates[index], "true": true_params}.get(
-                    classifier.MODES[name].parameter)
-                probabilities = classifier.predict_probabilities(model, degraded, params,
-                                                                 degradation, batch_size)
-                correct[name][index] = probabilities.argmax(axis=1) == labels
+            for name, right in classify(networks, degraded, labels, degradation, estimates[index],
+                                        np.full(len(images), value), batch_size).items():
+                correct[name][index] = right
             timings["classify"] += time.perf_counter() - tick
             progress(index + 1, len(values), value, correct, start)
     timings["total"] = time.perf_counter() - start
     return correct, estimates, timings
+
+
+def classify(networks, images, labels, degradation, estimates, true_params, batch_size):
+    """Whether each network classifies each image right, each network given the parameter its
+    mode wants: none, the estimates, or the true values."""
+    correct = {}
+    for name, model in networks.items():
+        params = {"estimated": estimates, "true": true_params}.get(
+            classifier.MODES[name].parameter)
+        probabilities = classifier.predict_probabilities(model, images, params, degradation,
+                                                         batch_size)
+        correct[name] = probabilities.argmax(axis=1) == labels
+    return correct
 
 
 def clean_accuracy(images, labels, degradation, networks, estimator_model, batch_size):
@@ -134,16 +143,11 @@ def clean_accuracy(images, labels, degradation, networks, estimator_model, batch
     image; known_nl gets sigma = 0; known_qf is left out, since a clean image has no q."""
     estimates = None if estimator_model is None else \
         estimator.estimate(estimator_model, images, degradation, batch_size)
-    accuracy = {}
-    for name, model in networks.items():
-        parameter = classifier.MODES[name].parameter
-        if parameter == "true" and degradation == "jpeg":
-            continue
-        params = {"estimated": estimates, "true": np.zeros(len(images))}.get(parameter)
-        probabilities = classifier.predict_probabilities(model, images, params, degradation,
-                                                         batch_size)
-        accuracy[name] = float((probabilities.argmax(axis=1) == labels).mean())
-    return accuracy
+    networks = {name: model for name, model in networks.items()
+                if not (classifier.MODES[name].parameter == "true" and degradation == "jpeg")}
+    correct = classify(networks, images, labels, degradation, estimates, np.zeros(len(images)),
+                       batch_size)
+    return {name: float(right.mean()) for name, right in correct.items()}
 
 
 def progress(done, total, value, correct, start):
