@@ -65,9 +65,9 @@ TOP_CLASSES = 5
 # The flags that a resumed run must share with the run it continues (see training.py).
 RUN_SETTINGS = ("width", "dropout", "spatial_dropout", "batch_size", "learning_rate", "lr_decay",
                 "limit", "val_fraction", "reuse", "seed")
-# A network a 2-core CPU can train on the CIFAR-10 subset (est_* modes add --reuse 3 so that the
-# estimator, dearer than a training step, runs every third epoch); see the README for times and
-# accuracies.
+# A network a 2-core CPU can train on the CIFAR-10 subset, the same for every mode so that each
+# parameter-aware network and its image-only twin see as many images; see the README for times
+# and accuracies.
 RECIPE_CPU = ("--width 16 --batch-size 64 --learning-rate 0.004 --dropout 0.3 "
               "--spatial-dropout 0.1 --rotation 10 --epochs 100")
 
@@ -258,7 +258,7 @@ class Augmentation:
             np.float32)
 
 
-def degraded_inputs(images, mode, rng, estimator_model=None, batch_size=256):
+def degraded_inputs(images, mode, rng, estimator_model=None):
     """Degrade each image with its own random parameter (mode's degradation; none for org) and
     return the network inputs, with the true or the estimated parameter as the mode wants."""
     spec = get_mode(mode)
@@ -270,7 +270,7 @@ def degraded_inputs(images, mode, rng, estimator_model=None, batch_size=256):
     if spec.parameter == "none":
         return model_inputs(images)
     if spec.parameter == "estimated":
-        params = estimator.estimate(estimator_model, images, spec.degradation, batch_size)
+        params = estimator.estimate(estimator_model, images, spec.degradation)
     return model_inputs(images, params, spec.degradation)
 
 
@@ -315,7 +315,7 @@ class TrainingBatches(keras.utils.PyDataset):
         chosen = self._order[epoch][index * self.batch_size:(index + 1) * self.batch_size]
         rng = np.random.default_rng((self.seed, epoch, index))
         images = self.augmentation(self.images[chosen], rng)
-        return (degraded_inputs(images, self.mode, rng, self.estimator_model, len(chosen)),
+        return (degraded_inputs(images, self.mode, rng, self.estimator_model),
                 self.labels[chosen])
 
 
@@ -474,7 +474,7 @@ def build_parser():
         description="Train the degraded-image classifier in one of the paper's modes, or "
                     "classify image files with a trained one.",
         epilog=f"Modes: {', '.join(MODES)}. A CPU recipe for the CIFAR-10 subset: "
-               f"{RECIPE_CPU} (and --reuse 3 for est_* modes)")
+               f"{RECIPE_CPU}")
     parser.add_argument("--mode", default="org", help=f"one of {', '.join(MODES)} (default org)")
     parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, mnist, "
                         "fashion_mnist, an .npz or a folder with train/ and test/; also names "

@@ -26,17 +26,25 @@ import training  # noqa: E402
 DILATIONS = (1, 2, 3, 4, 3, 2, 1)
 FEATURES = 64
 WEIGHTS_DIR = Path("weights")
-# The flags that train the shipped estimators on a 2-core CPU (see README for time and results).
-# Noise is learnt in fewer steps than JPEG; its run started before the high-pass start existed.
+# The runs that train the shipped estimators on a 2-core CPU, in order (see README for time and
+# results); each later run starts from the model of the one before (--init-from). JPEG: a
+# constant rate breaks the plateau, then a cosine-decayed run settles the estimates; noise needs
+# only the second kind.
 _PATCHES_CPU = "--patch-size 32 --batch-size 16 --steps-per-epoch 100"
-RECIPE_CPU = {"jpeg": f"{_PATCHES_CPU} --epochs 80",
-              "noise": f"{_PATCHES_CPU} --epochs 40 --init he_normal",
-              "blur": f"{_PATCHES_CPU} --epochs 80"}
+RECIPE_CPU = {"jpeg": (f"{_PATCHES_CPU} --epochs 80",
+                       f"{_PATCHES_CPU} --epochs 100 --lr-decay cosine"),
+              "noise": (f"{_PATCHES_CPU} --epochs 40 --lr-decay cosine",),
+              "blur": (f"{_PATCHES_CPU} --epochs 80",
+                       f"{_PATCHES_CPU} --epochs 100 --lr-decay cosine")}
 # The flags that a resumed run must share with the run it continues (see training.py).
-RUN_SETTINGS = ("channels", "features", "init", "patch_size", "batch_size", "steps_per_epoch",
+RUN_SETTINGS = ("channels", "features", "init", "init_from", "patch_size", "batch_size", "steps_per_epoch",
                 "learning_rate", "lr_decay", "clipnorm", "val_fraction", "seed")
 # Validation patches come from images held out of training, drawn once with their own seed.
 VALIDATION_PATCHES = 512
+# Pixels per inference batch. Seven full-resolution 64-feature maps per image: at 2^18 pixels
+# (512 CIFAR images) a layer's activations pass 130 MB and inference runs at half the speed it
+# has from 2^14 to 2^18 pixels on a 2-core CPU (bench.py, estimator inference rows).
+INFERENCE_PIXELS = 2 ** 17
 
 
 def weights_path(degradation, weights_dir=WEIGHTS_DIR):
@@ -101,18 +109,24 @@ def check_channels(model, images, what="images"):
                              f"trained on {channels}")
 
 
-def estimate_maps(model, images, batch_size=256):
+def inference_batch(images):
+    """Images per predict batch: as many as fit INFERENCE_PIXELS, at least one."""
+    return max(1, INFERENCE_PIXELS // (images.shape[1] * images.shape[2]))
+
+
+def estimate_maps(model, images):
     """Per-pixel parameter maps (N, H, W) of uint8 images, in degrade.normalize units."""
     check_channels(model, images)
-    maps = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+    maps = model.predict(images.astype(np.float32), batch_size=inference_batch(images),
+                         verbose=0)
     return maps[..., 0]
 
 
-def estimate(model, images, degradation, batch_size=256):
+def estimate(model, images, degradation):
     """One estimate per image: the spatial mean of its map, in natural units (q, sigma),
     clipped to the degradation's range. The batched function that classifier.py and
     evaluate.py call."""
-    return to_natural(degradation, estimate_maps(model, images, batch_size).mean(axis=(1, 2)))
+    return to_natural(degradation, estimate_maps(model, images).mean(axis=(1, 2)))
 
 
 def to_natural(degradation, normalized):
@@ -155,6 +169,20 @@ def degraded_patches(images, degradation, count, patch_size, rng):
     return degraded.astype(np.float32), np.ascontiguousarray(target)
 
 
+def start_from(model, path):
+    """Start a new run from a trained estimator's weights (a longer or differently scheduled run,
+    or another domain), with a fresh optimizer and the new run's own schedule."""
+    if not Path(path).is_file():
+        raise data.DataError(f"--init-from: no estimator at {path}")
+    trained = keras.saving.load_model(path, compile=False)
+    shapes = [tuple(w.shape) for w in model.weights]
+    if [tuple(w.shape) for w in trained.weights] != shapes:
+        raise data.DataError(f"--init-from: {path} has another architecture (--channels, "
+                             f"--features) than this run")
+    model.set_weights(trained.get_weights())
+    print(f"starting from the weights of {path}")
+
+
 def training_images(args):
     """Clean images from --train-dir, or the training images of --dataset."""
     if args.train_dir:
@@ -189,6 +217,8 @@ def train(args):
     validation = degraded_patches(val_images, args.degradation, args.val_patches, patch_size,
                                   np.random.default_rng((args.seed, 1)))
     model = build_estimator(args.channels, args.features, high_pass=args.init == "high-pass")
+    if args.init_from:
+        start_from(model, args.init_from)
     rate = training.learning_rate(args.learning_rate, args.lr_decay,
                                   args.epochs * args.steps_per_epoch)
     model.compile(optimizer=keras.optimizers.Adamax(rate, clipnorm=args.clipnorm),
@@ -266,6 +296,9 @@ def build_parser():
     training_group.add_argument("--init", choices=("high-pass", "he_normal"), default="high-pass",
                                 help="first-layer start: he_normal made zero-mean (default), "
                                      "or plain he_normal as in the paper")
+    training_group.add_argument("--init-from", metavar="MODEL",
+                                help="start from the weights of this trained estimator (.keras) "
+                                     "instead of a random start")
     training_group.add_argument("--clipnorm", type=float, default=1.0)
     training_group.add_argument("--val-fraction", type=float, default=0.1,
                                 help="fraction of the images held out for validation patches")

@@ -112,8 +112,7 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
             timings["degrade (waited)"] += time.perf_counter() - tick
             if estimator_model is not None:
                 tick = time.perf_counter()
-                estimates[index] = estimator.estimate(estimator_model, degraded, degradation,
-                                                      batch_size)
+                estimates[index] = estimator.estimate(estimator_model, degraded, degradation)
                 timings["estimate"] += time.perf_counter() - tick
             tick = time.perf_counter()
             for name, right in classify(networks, degraded, labels, degradation, estimates[index],
@@ -142,7 +141,7 @@ def clean_accuracy(images, labels, degradation, networks, estimator_model, batch
     """Accuracy on the undegraded test images. est_* networks get the estimate for the clean
     image; known_nl gets sigma = 0; known_qf is left out, since a clean image has no q."""
     estimates = None if estimator_model is None else \
-        estimator.estimate(estimator_model, images, degradation, batch_size)
+        estimator.estimate(estimator_model, images, degradation)
     networks = {name: model for name, model in networks.items()
                 if not (classifier.MODES[name].parameter == "true" and degradation == "jpeg")}
     correct = classify(networks, images, labels, degradation, estimates, np.zeros(len(images)),
@@ -393,7 +392,8 @@ def build_parser():
     parser.add_argument("--params", help="comma-separated values instead of the full sweep")
     parser.add_argument("--estimator-only", action="store_true",
                         help="only the estimator's table and figure (Tables 2, 5; Figs 4, 7)")
-    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=512,
+                        help="classifier inference batch (the estimator picks its own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and bootstrap")
     return parser
 

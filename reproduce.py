@@ -23,16 +23,15 @@ DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
 # The flags of each stage for each budget. "paper": the scripts' own defaults, which follow the
 # paper (for a GPU), and every network the paper compares. "cpu": the CPU recipes that the
 # scripts name, for 2 cores (those of the shipped weights), without the known_* networks, which
-# are a reference rather than a method a user can apply.
+# are a reference rather than a method a user can apply. An estimator recipe is a sequence of
+# runs, each starting from the model of the one before.
 BUDGETS = {
-    "paper": {"estimator": {degradation: [] for degradation in estimator.RECIPE_CPU},
-              "classifier": [], "estimated": [], "known": True},
+    "paper": {"estimator": {degradation: [[]] for degradation in estimator.RECIPE_CPU},
+              "classifier": [], "known": True},
     "cpu": {
-        "estimator": {degradation: recipe.split()
-                      for degradation, recipe in estimator.RECIPE_CPU.items()},
+        "estimator": {degradation: [run.split() for run in runs]
+                      for degradation, runs in estimator.RECIPE_CPU.items()},
         "classifier": classifier.RECIPE_CPU.split(),
-        # est_* modes: the estimator costs several training steps per image; reuse its work.
-        "estimated": ["--reuse", "3"],
         "known": False,
     },
 }
@@ -42,6 +41,15 @@ MODES = {"jpeg": ("org", "jpg", "est_qf", "known_qf"), "noise": ("org", "noisy",
 
 def budget_modes(budget, degradation):
     return [mode for mode in MODES[degradation] if budget["known"] or not mode.startswith("known")]
+
+
+def estimator_runs(degradation, runs, weights):
+    """(flags, model path) of each estimator run: the last writes to `weights`, each earlier one
+    to `weights`/stage<N>, and every run after the first starts from the one before."""
+    paths = [estimator.weights_path(degradation, Path(weights) / f"stage{number}")
+             for number in range(1, len(runs))] + [estimator.weights_path(degradation, weights)]
+    return [(flags + (["--init-from", str(paths[number - 1])] if number else []), path)
+            for number, (flags, path) in enumerate(zip(runs, paths))]
 
 
 def flag_value(flags, name, default):
@@ -62,14 +70,15 @@ def reproduce(args):
     budget = BUDGETS[args.budget]
     weights = ["--weights-dir", args.weights]
     train_dir = ["--train-dir", args.train_dir] if args.train_dir else ["--dataset", args.dataset]
-    flags = budget["estimator"][args.degradation]
-    run_stage(f"estimator ({args.degradation})", "estimator.py",
-              ["--degradation", args.degradation, *train_dir, *weights, *flags],
-              estimator.weights_path(args.degradation, args.weights),
-              flag_value(flags, "--epochs", estimator.build_parser().get_default("epochs")))
+    runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], args.weights)
+    for number, (flags, path) in enumerate(runs, start=1):
+        run_stage(f"estimator ({args.degradation}, run {number} of {len(runs)})", "estimator.py",
+                  ["--degradation", args.degradation, *train_dir, "--weights-dir",
+                   str(path.parent), *flags], path,
+                  flag_value(flags, "--epochs", estimator.build_parser().get_default("epochs")))
     name = data.dataset_name(args.dataset)
     for mode in budget_modes(budget, args.degradation):
-        flags = budget["classifier"] + (budget["estimated"] if mode.startswith("est_") else [])
+        flags = budget["classifier"]
         run_stage(f"classifier {mode}", "classifier.py",
                   ["--mode", mode, "--dataset", args.dataset, *weights, *flags],
                   classifier.weights_path(name, mode, args.weights),

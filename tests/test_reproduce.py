@@ -34,13 +34,27 @@ def test_runs_every_stage(tmp_path, commands):
     assert scripts == [("estimator.py", None), ("classifier.py", "org"),
                        ("classifier.py", "noisy"), ("classifier.py", "est_nl"),
                        ("evaluate.py", None)]
-    assert all("--width" in c for c in commands[1:4]) and "--reuse" in commands[3]
-    assert "--reuse" not in commands[2]
+    assert all("--width" in c for c in commands[1:4])
+    # The parameter-aware network and its image-only twin get the same recipe.
+    twin, aware = (c[:c.index("--mode")] + c[c.index("--mode") + 2:] for c in commands[2:4])
+    assert twin == aware
+
+
+def test_estimator_runs_start_from_the_run_before(tmp_path, commands):
+    assert run(tmp_path, "--degradation", "jpeg") == 0
+    first, second = commands[:2]
+    assert first[0] == second[0] == "estimator.py"
+    stage = tmp_path / "w" / "stage1"
+    assert first[first.index("--weights-dir") + 1] == str(stage) and "--init-from" not in first
+    assert second[second.index("--weights-dir") + 1] == str(tmp_path / "w")
+    assert second[second.index("--init-from") + 1] == str(estimator.weights_path("jpeg", stage))
+    assert "cosine" in second and "cosine" not in first
 
 
 def test_skips_trained_stages(tmp_path, commands):
-    epochs = reproduce.flag_value(estimator.RECIPE_CPU["jpeg"].split(), "--epochs", None)
-    fake_trained(estimator.weights_path("jpeg", tmp_path / "w"), epochs)
+    for flags, path in reproduce.estimator_runs(
+            "jpeg", reproduce.BUDGETS["cpu"]["estimator"]["jpeg"], str(tmp_path / "w")):
+        fake_trained(path, reproduce.flag_value(flags, "--epochs", None))
     fake_trained(classifier.weights_path("set", "jpg", tmp_path / "w"), 99)  # too few epochs
     assert run(tmp_path, "--degradation", "jpeg") == 0
     assert [c[0] for c in commands] == ["classifier.py"] * 3 + ["evaluate.py"]
