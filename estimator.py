@@ -29,7 +29,7 @@ WEIGHTS_DIR = Path("weights")
 # The runs that train the shipped estimators on a 2-core CPU, in order (see README for time and
 # results); each later run starts from the model of the one before (--init-from). JPEG: a
 # constant rate breaks the plateau, then a cosine-decayed run settles the estimates; noise needs
-# only the second kind.
+# only the second kind; blur (not trained yet) follows JPEG.
 _PATCHES_CPU = "--patch-size 32 --batch-size 16 --steps-per-epoch 100"
 RECIPE_CPU = {"jpeg": (f"{_PATCHES_CPU} --epochs 80",
                        f"{_PATCHES_CPU} --epochs 100 --lr-decay cosine"),
@@ -37,8 +37,8 @@ RECIPE_CPU = {"jpeg": (f"{_PATCHES_CPU} --epochs 80",
               "blur": (f"{_PATCHES_CPU} --epochs 80",
                        f"{_PATCHES_CPU} --epochs 100 --lr-decay cosine")}
 # The flags that a resumed run must share with the run it continues (see training.py).
-RUN_SETTINGS = ("channels", "features", "init", "init_from", "patch_size", "batch_size", "steps_per_epoch",
-                "learning_rate", "lr_decay", "clipnorm", "val_fraction", "seed")
+RUN_SETTINGS = ("channels", "features", "init", "init_from", "patch_size", "batch_size",
+                "steps_per_epoch", "learning_rate", "lr_decay", "clipnorm", "val_fraction", "seed")
 # Validation patches come from images held out of training, drawn once with their own seed.
 VALIDATION_PATCHES = 512
 # Pixels per inference batch. Seven full-resolution 64-feature maps per image: at 2^18 pixels

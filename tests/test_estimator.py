@@ -215,3 +215,20 @@ def test_predict_errors_are_one_line(tmp_path, setup, message):
     result = run("--degradation", "jpeg", "--predict", name, cwd=tmp_path)
     assert result.returncode == 2
     assert message in result.stderr and len(script_lines(result.stderr)) == 1
+
+
+def test_init_from_copies_a_trained_estimator(tmp_path):
+    trained = estimator.build_estimator(channels=3, features=4)
+    trained.save(tmp_path / "trained.keras")
+    model = estimator.build_estimator(channels=3, features=4)
+    estimator.start_from(model, tmp_path / "trained.keras")
+    for mine, theirs in zip(model.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.parametrize("features,message", [(8, "another architecture"), (4, "no estimator")])
+def test_init_from_errors(tmp_path, features, message):
+    estimator.build_estimator(channels=3, features=4).save(tmp_path / "trained.keras")
+    path = tmp_path / ("trained.keras" if message != "no estimator" else "missing.keras")
+    with pytest.raises(ValueError, match=message):
+        estimator.start_from(estimator.build_estimator(channels=3, features=features), path)
