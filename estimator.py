@@ -217,13 +217,14 @@ def train(args):
     validation = degraded_patches(val_images, args.degradation, args.val_patches, patch_size,
                                   np.random.default_rng((args.seed, 1)))
     model = build_estimator(args.channels, args.features, high_pass=args.init == "high-pass")
-    if args.init_from:
+    output = weights_path(args.degradation, args.weights_dir)
+    resuming = not args.fresh and training.read_log(training.run_paths(output)[1])
+    if args.init_from and not resuming:  # a resumed run's weights come from its backup
         start_from(model, args.init_from)
     rate = training.learning_rate(args.learning_rate, args.lr_decay,
                                   args.epochs * args.steps_per_epoch)
     model.compile(optimizer=keras.optimizers.Adamax(rate, clipnorm=args.clipnorm),
                   loss="mse", jit_compile=args.jit)
-    output = weights_path(args.degradation, args.weights_dir)
     training.fit_resumable(model, batches, validation, output, args.epochs, fresh=args.fresh,
                            settings={key: vars(args)[key] for key in RUN_SETTINGS})
     print(f"best model: {output}")

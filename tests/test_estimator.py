@@ -232,3 +232,17 @@ def test_init_from_errors(tmp_path, features, message):
     path = tmp_path / ("trained.keras" if message != "no estimator" else "missing.keras")
     with pytest.raises(ValueError, match=message):
         estimator.start_from(estimator.build_estimator(channels=3, features=features), path)
+
+
+def test_a_run_from_init_from_resumes_from_its_own_backup(tmp_path, clean_folder):
+    start = tmp_path / "start.keras"
+    estimator.build_estimator(channels=3, features=4).save(start)
+    args = ["--init-from", start, "--weights-dir", tmp_path / "run"]
+    first = run(*train_args(clean_folder, 1, 2), *args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "starting from the weights of" in first.stdout
+    start.unlink()  # a resumed run reads its backup, not the model it started from
+    second = run(*train_args(clean_folder, 2, 2), *args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "resuming" in second.stdout and "starting from" not in second.stdout
+    assert len(log_rows(tmp_path / "run/estimator_noise.log.csv")) == 2
