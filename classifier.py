@@ -373,7 +373,7 @@ def training_data(args, dataset, estimator_model, output):
     validation = (degraded_inputs(x_val, args.mode, np.random.default_rng((args.seed, 1)),
                                   estimator_model), y_val)
     # A resumed run draws the epochs it has not done yet, not epoch 0's images again.
-    done = 0 if args.fresh else len(training.read_log(training.run_paths(output)[1]))
+    done = training.epochs_done(output, args.fresh)
     batches = TrainingBatches(x_train, y_train, args.mode, args.batch_size, augmentation(args),
                               args.seed, estimator_model, epoch=done, reuse=args.reuse,
                               workers=args.workers, max_queue_size=args.workers * 4)

@@ -218,8 +218,8 @@ def train(args):
                                   np.random.default_rng((args.seed, 1)))
     model = build_estimator(args.channels, args.features, high_pass=args.init == "high-pass")
     output = weights_path(args.degradation, args.weights_dir)
-    resuming = not args.fresh and training.read_log(training.run_paths(output)[1])
-    if args.init_from and not resuming:  # a resumed run's weights come from its backup
+    # A resumed run's weights come from its backup.
+    if args.init_from and not training.epochs_done(output, args.fresh):
         start_from(model, args.init_from)
     rate = training.learning_rate(args.learning_rate, args.lr_decay,
                                   args.epochs * args.steps_per_epoch)

@@ -80,6 +80,11 @@ def is_trained(output, epochs):
     return Path(output).exists() and len(read_log(run_paths(output)[1])) >= epochs
 
 
+def epochs_done(output, fresh=False):
+    """Epochs that a run writing `output` has logged and will continue from (0 with --fresh)."""
+    return 0 if fresh else len(read_log(run_paths(output)[1]))
+
+
 def read_log(log_path):
     if not Path(log_path).exists():
         return []
