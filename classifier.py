@@ -68,8 +68,9 @@ RUN_SETTINGS = ("width", "dropout", "spatial_dropout", "batch_size", "learning_r
 # A network a 2-core CPU can train on the CIFAR-10 subset, the same for every mode so that each
 # parameter-aware network and its image-only twin see as many images; see the README for times
 # and accuracies.
-RECIPE_CPU = ("--width 16 --batch-size 64 --learning-rate 0.004 --dropout 0.3 "
-              "--spatial-dropout 0.1 --rotation 10 --epochs 100")
+NETWORK_CPU = ("--width 16 --batch-size 64 --learning-rate 0.004 --dropout 0.3 "
+               "--spatial-dropout 0.1 --rotation 10")
+RECIPE_CPU = f"{NETWORK_CPU} --epochs 100"
 
 
 def get_mode(name):
@@ -335,12 +336,14 @@ def split_validation(images, labels, fraction, seed):
 # ---------------------------------------------------------------------------------------------
 def train(args):
     spec = get_mode(args.mode)
-    keras.utils.set_random_seed(args.seed)
     # Fail on a missing estimator before any slow work.
     estimator_model = estimator.load_estimator(spec.degradation, args.weights_dir) \
         if spec.parameter == "estimated" else None
     dataset = data.load_dataset(args.dataset)
     output = weights_path(dataset.name, args.mode, args.weights_dir)
+    # Seeded after loading the estimator, whose layers draw from the same generator: so every
+    # mode starts from the same convolution weights, and twins differ in the parameter only.
+    keras.utils.set_random_seed(args.seed)
     model = build_classifier(dataset.image_shape, len(dataset.class_names), args.width,
                              spec.has_parameter, args.dropout, args.spatial_dropout)
     if not args.fresh:

@@ -30,12 +30,12 @@ WEIGHTS_DIR = Path("weights")
 # results); each later run starts from the model of the one before (--init-from). JPEG: a
 # constant rate breaks the plateau, then a cosine-decayed run settles the estimates; noise needs
 # only the second kind; blur (not trained yet) follows JPEG.
-_PATCHES_CPU = "--patch-size 32 --batch-size 16 --steps-per-epoch 100"
-RECIPE_CPU = {"jpeg": (f"{_PATCHES_CPU} --epochs 80",
-                       f"{_PATCHES_CPU} --epochs 100 --lr-decay cosine"),
-              "noise": (f"{_PATCHES_CPU} --epochs 40 --lr-decay cosine",),
-              "blur": (f"{_PATCHES_CPU} --epochs 80",
-                       f"{_PATCHES_CPU} --epochs 100 --lr-decay cosine")}
+PATCHES_CPU = "--patch-size 32 --batch-size 16 --steps-per-epoch 100"
+RECIPE_CPU = {"jpeg": (f"{PATCHES_CPU} --epochs 80",
+                       f"{PATCHES_CPU} --epochs 100 --lr-decay cosine"),
+              "noise": (f"{PATCHES_CPU} --epochs 40 --lr-decay cosine",),
+              "blur": (f"{PATCHES_CPU} --epochs 80",
+                       f"{PATCHES_CPU} --epochs 100 --lr-decay cosine")}
 # The flags that a resumed run must share with the run it continues (see training.py).
 RUN_SETTINGS = ("channels", "features", "init", "init_from", "patch_size", "batch_size",
                 "steps_per_epoch", "learning_rate", "lr_decay", "clipnorm", "val_fraction", "seed")

@@ -214,3 +214,22 @@ def test_shipped_est_qf_classifies_a_cifar_jpeg(tmp_path, capsys):
     lines = out.splitlines()
     assert "estimated QF" in lines[0] and abs(float(lines[0].split()[-1]) - 30) < 25
     assert len(lines) == 6 and {line.split()[1] for line in lines[1:]} <= set(names)
+
+
+def test_every_mode_starts_from_the_same_convolutions(tmp_path, capsys, monkeypatch):
+    """Twins (jpg and est_qf) must differ in the parameter only, not in their initial weights;
+    loading the estimator first once drew from the seeded generator and changed them."""
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    tiny_estimators(tmp_path, 3)
+    initial = {}
+
+    def record(model, *args, **kwargs):
+        initial[model.name, len(initial)] = model.get_layer("conv1_1").get_weights()[0]
+    monkeypatch.setattr(classifier.training, "fit_resumable", record)
+    for mode in ("jpg", "est_qf", "known_qf"):
+        status, _, err = run(capsys, "--mode", mode, "--dataset", dataset, "--weights-dir",
+                             tmp_path, *TINY)
+        assert status == 0, err
+    jpg, est_qf, known_qf = initial.values()
+    np.testing.assert_array_equal(est_qf, jpg)
+    np.testing.assert_array_equal(known_qf, jpg)

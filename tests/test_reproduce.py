@@ -73,3 +73,20 @@ def test_failed_stage_stops(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(subprocess, "run", fail)
     assert run(tmp_path) == 2
     assert "stage failed" in capsys.readouterr().err
+
+
+def test_quick_budget_is_one_estimator_run_and_shorter_classifiers(tmp_path, commands):
+    assert run(tmp_path, "--budget", "quick") == 0
+    scripts = [c[0] for c in commands]
+    assert scripts == ["estimator.py"] + ["classifier.py"] * 3 + ["evaluate.py"]
+    assert "--init-from" not in commands[0] and "cosine" in commands[0]
+    assert commands[0][commands[0].index("--weights-dir") + 1] == str(tmp_path / "w")
+    cpu = reproduce.BUDGETS["cpu"]
+    for command in commands[1:4]:
+        assert reproduce.flag_value(command, "--epochs", None) < reproduce.flag_value(
+            cpu["classifier"], "--epochs", None)
+        assert command[command.index("--width") + 1] == cpu["classifier"][
+            cpu["classifier"].index("--width") + 1]
+    # Every budget names a recipe for every degradation the estimator knows.
+    for budget in reproduce.BUDGETS.values():
+        assert set(budget["estimator"]) == set(estimator.RECIPE_CPU)
