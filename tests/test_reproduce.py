@@ -1,5 +1,7 @@
 """reproduce.py: the stages it runs, and the ones it skips."""
+import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -7,6 +9,8 @@ import classifier
 import estimator
 import reproduce
 import training
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -42,13 +46,34 @@ def test_runs_every_stage(tmp_path, commands):
 
 def test_estimator_runs_start_from_the_run_before(tmp_path, commands):
     assert run(tmp_path, "--degradation", "jpeg") == 0
-    first, second = commands[:2]
-    assert first[0] == second[0] == "estimator.py"
-    stage = tmp_path / "w" / "stage1"
-    assert first[first.index("--weights-dir") + 1] == str(stage) and "--init-from" not in first
-    assert second[second.index("--weights-dir") + 1] == str(tmp_path / "w")
-    assert second[second.index("--init-from") + 1] == str(estimator.weights_path("jpeg", stage))
-    assert "cosine" in second and "cosine" not in first
+    runs = [c for c in commands if c[0] == "estimator.py"]
+    assert len(runs) == len(estimator.RECIPE_CPU["jpeg"]) > 1
+    folders = [tmp_path / "w" / f"stage{n}" for n in range(1, len(runs))] + [tmp_path / "w"]
+    for number, (command, folder) in enumerate(zip(runs, folders)):
+        assert command[command.index("--weights-dir") + 1] == str(folder)
+        if number:
+            assert command[command.index("--init-from") + 1] == str(
+                estimator.weights_path("jpeg", folders[number - 1]))
+        else:
+            assert "--init-from" not in command
+    assert "cosine" in runs[-1] and "cosine" not in runs[0]
+
+
+@pytest.mark.parametrize("degradation", ["jpeg", "noise"])
+def test_the_shipped_estimators_come_from_the_cpu_recipe(degradation, monkeypatch):
+    """What the README says: every run of estimator.RECIPE_CPU is in weights/, trained for its
+    epochs, and (where its backup is kept) with the recipe's settings."""
+    monkeypatch.chdir(REPO)
+    runs = reproduce.estimator_runs(degradation, reproduce.BUDGETS["cpu"]["estimator"][
+        degradation], "weights")
+    for flags, path in runs:
+        args = estimator.build_parser().parse_args(["--degradation", degradation, *flags])
+        assert training.is_trained(path, args.epochs), path
+        settings = training.run_paths(path)[0] / "settings.json"
+        if settings.exists():
+            recorded = json.loads(settings.read_text())
+            expected = {key: vars(args)[key] for key in estimator.RUN_SETTINGS}
+            assert {key: recorded.get(key) for key in expected} == expected, path
 
 
 def test_skips_trained_stages(tmp_path, commands):
