@@ -95,8 +95,10 @@ def degraded_test_set(images, degradation, value, seed):
     return degrade.degrade(images, degradation, value, rng)
 
 
-def sweep(images, labels, degradation, values, networks, estimator_model, seed, batch_size):
-    """Return correct[name] (values x images booleans), estimates (values x images) and timings."""
+def sweep(images, labels, degradation, values, networks, estimator_model, seed, batch_size,
+          fixed=None):
+    """Return correct[name] (values x images booleans), estimates (values x images) and timings.
+    `fixed`: see classify."""
     correct = {name: np.zeros((len(values), len(images)), bool) for name in networks}
     estimates = np.full((len(values), len(images)), np.nan)
     timings = {"degrade (waited)": 0.0, "estimate": 0.0, "classify": 0.0}
@@ -116,7 +118,8 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
                 timings["estimate"] += time.perf_counter() - tick
             tick = time.perf_counter()
             for name, right in classify(networks, degraded, labels, degradation, estimates[index],
-                                        np.full(len(images), value), batch_size).items():
+                                        np.full(len(images), value), batch_size,
+                                        fixed).items():
                 correct[name][index] = right
             timings["classify"] += time.perf_counter() - tick
             progress(index + 1, len(values), value, correct, start)
@@ -124,20 +127,26 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
     return correct, estimates, timings
 
 
-def classify(networks, images, labels, degradation, estimates, true_params, batch_size):
+def classify(networks, images, labels, degradation, estimates, true_params, batch_size,
+             fixed=None):
     """Whether each network classifies each image right, each network given the parameter its
-    mode wants: none, the estimates, or the true values."""
+    mode wants: none, the estimates, or the true values. `fixed`: one value that every
+    parameter-aware network gets instead, whatever the image (an ablation: a network that uses
+    its parameter input loses accuracy when it is wrong)."""
     correct = {}
     for name, model in networks.items():
-        params = {"estimated": estimates, "true": true_params}.get(
-            classifier.MODES[name].parameter)
+        parameter = classifier.MODES[name].parameter
+        params = {"estimated": estimates, "true": true_params}.get(parameter)
+        if fixed is not None and params is not None:
+            params = np.full(len(images), fixed)
         probabilities = classifier.predict_probabilities(model, images, params, degradation,
                                                          batch_size)
         correct[name] = probabilities.argmax(axis=1) == labels
     return correct
 
 
-def clean_accuracy(images, labels, degradation, networks, estimator_model, batch_size):
+def clean_accuracy(images, labels, degradation, networks, estimator_model, batch_size,
+                   fixed=None):
     """Accuracy on the undegraded test images. est_* networks get the estimate for the clean
     image; known_nl gets sigma = 0; known_qf is left out, since a clean image has no q."""
     estimates = None if estimator_model is None else \
@@ -145,7 +154,7 @@ def clean_accuracy(images, labels, degradation, networks, estimator_model, batch
     networks = {name: model for name, model in networks.items()
                 if not (classifier.MODES[name].parameter == "true" and degradation == "jpeg")}
     correct = classify(networks, images, labels, degradation, estimates, np.zeros(len(images)),
-                       batch_size)
+                       batch_size, fixed)
     return {name: float(right.mean()) for name, right in correct.items()}
 
 
@@ -329,12 +338,15 @@ def evaluate(args):
     if needs_estimator(networks, args.estimator_only):
         estimator_model = estimator.load_estimator(args.degradation, args.weights)
     values = sweep_values(args.degradation, args.params)
+    if args.fixed_parameter is not None:
+        degrade.check_params(args.degradation, [args.fixed_parameter], 1)
     print(f"{dataset.name}: {len(images)} test images, {len(values)} {args.degradation} values, "
           f"networks: {', '.join(networks) or 'none (estimator only)'}")
     correct, estimates, timings = sweep(images, labels, args.degradation, values, networks,
-                                        estimator_model, args.seed, args.batch_size)
+                                        estimator_model, args.seed, args.batch_size,
+                                        args.fixed_parameter)
     clean = clean_accuracy(images, labels, args.degradation, networks, estimator_model,
-                           args.batch_size)
+                           args.batch_size, args.fixed_parameter)
     write_outputs(args, dataset.name, values, correct, estimates, len(images), clean)
     report_timings(timings, len(images) * len(values), len(networks))
 
@@ -352,6 +364,10 @@ def write_outputs(args, dataset_name, values, correct, estimates, image_count, c
         write_csv(intervals, f"{stem}_intervals.csv")
         markdown = interval_markdown(intervals, correct, dataset_name, args.degradation, paper,
                                      image_count, clean)
+        if args.fixed_parameter is not None:
+            markdown = (f"Ablation: every parameter-aware network was given "
+                        f"{args.fixed_parameter:g} as its parameter, whatever the image.\n\n"
+                        + markdown)
         write_text(markdown, f"{stem}_intervals.md")
         write_csv(pd.DataFrame({"network": list(clean), "accuracy": list(clean.values())}),
                   f"{stem}_clean.csv")
@@ -395,6 +411,10 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=512,
                         help="classifier inference batch (the estimator picks its own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and bootstrap")
+    parser.add_argument("--fixed-parameter", type=float, metavar="VALUE",
+                        help="ablation: give every parameter-aware network this value instead "
+                        "of its estimate or the truth, to see whether it uses its parameter "
+                        "(write to another --out)")
     return parser
 
 

@@ -168,3 +168,25 @@ def test_estimator_only(tiny_setup):
 def test_bad_params_are_an_error(tiny_setup, capsys):
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "10,60") == 2
     assert "60 is out of range" in capsys.readouterr().err
+
+
+def test_fixed_parameter_goes_to_every_parameter_aware_network(tiny_setup, monkeypatch):
+    given = {}
+    predict = classifier.predict_probabilities
+
+    def record(model, images, params=None, degradation=None, batch_size=256):
+        given.setdefault(model.name + str(len(model.inputs)), []).append(params)
+        return predict(model, images, params, degradation, batch_size)
+    monkeypatch.setattr(classifier, "predict_probabilities", record)
+    assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90",
+                        "--fixed-parameter", "55") == 0
+    aware = [p for key, calls in given.items() if key.endswith("2") for p in calls]
+    assert aware and all(np.array_equal(p, np.full(12, 55.0)) for p in aware)
+    assert all(p is None for key, calls in given.items() if key.endswith("1") for p in calls)
+    assert "given 55" in (tiny_setup / "plots/tiny_jpeg_intervals.md").read_text()
+
+
+def test_fixed_parameter_out_of_range_is_an_error(tiny_setup, capsys):
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "10",
+                        "--fixed-parameter", "80") == 2
+    assert "80 is out of range" in capsys.readouterr().err
