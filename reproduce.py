@@ -2,7 +2,8 @@
 
     python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation jpeg
     python reproduce.py --dataset cifar10 --degradation noise --budget paper   # on a GPU
-    python reproduce.py --dataset ../shared/data/cifar10-subset.npz --budget quick --weights runs/quick
+    python reproduce.py --dataset ../shared/data/cifar10-subset.npz --budget quick \
+        --weights runs/quick --out plots/quick
 
 Each stage is an ordinary command of estimator.py, classifier.py or evaluate.py, printed before it
 runs so that it can be run (or resumed) by hand. A training stage whose model exists and has been
@@ -27,7 +28,7 @@ DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
 # are a reference rather than a method a user can apply. An estimator recipe is a sequence of
 # runs, each starting from the model of the one before. "quick": the cpu budget cut to fit the
 # whole JPEG pipeline from scratch in well under an hour on 2 cores (timed in the README): one
-# cosine-decayed estimator run instead of two, and 40 classifier epochs instead of 100.
+# cosine-decayed estimator run instead of the chain, and 40 classifier epochs instead of 100.
 QUICK_ESTIMATOR = f"{estimator.PATCHES_CPU} --epochs 60 --lr-decay cosine"
 BUDGETS = {
     "paper": {"estimator": {degradation: [[]] for degradation in estimator.RECIPE_CPU},
