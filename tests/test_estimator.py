@@ -1,5 +1,6 @@
 """estimator.py: the architecture, training data, target scaling, resumption and --predict."""
 import csv
+import json
 import re
 import signal
 import subprocess
@@ -15,7 +16,9 @@ from PIL import Image
 import degrade
 import estimator
 
-SCRIPT = Path(__file__).resolve().parents[1] / "estimator.py"
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "estimator.py"
+CIFAR_SUBSET = REPO.parent / "shared" / "data" / "cifar10-subset.npz"
 
 
 def convolutions(model):
@@ -155,12 +158,25 @@ def log_rows(path):
 
 
 def test_training_writes_model_and_log(tmp_path, clean_folder):
-    result = run(*train_args(clean_folder, 2, 3), cwd=tmp_path)
+    result = run(*train_args(clean_folder, 2, 3), "--loss", "image", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     model = keras.saving.load_model(tmp_path / "weights/estimator_noise.keras")
     assert model.inputs[0].shape[-1] == 3 and model.outputs[0].shape[-1] == 1
-    assert [row["epoch"] for row in log_rows(tmp_path / "weights/estimator_noise.log.csv")] == \
-        ["0", "1"]
+    rows = log_rows(tmp_path / "weights/estimator_noise.log.csv")
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    # The image loss logs the per-pixel MSE beside it, which can only be larger.
+    assert all(float(row["val_mse"]) >= float(row["val_loss"]) for row in rows)
+    settings = json.loads((tmp_path / "weights/estimator_noise.backup/settings.json").read_text())
+    assert settings["loss"] == "image"
+
+
+def test_image_loss_is_the_error_of_the_spatial_mean():
+    target = np.full((2, 4, 4, 1), 0.5, np.float32)
+    offset = np.float32([[0.2], [-0.1]])[:, :, None, None] + np.zeros_like(target)
+    checkerboard = np.float32(np.indices((4, 4)).sum(0) % 2 * 0.6 - 0.3)[None, :, :, None]
+    loss = keras.ops.convert_to_numpy(estimator.image_mse(target, target + offset + checkerboard))
+    np.testing.assert_allclose(loss, [0.04, 0.01], rtol=1e-5)  # the zero-mean pattern is free
+    assert keras.losses.get(estimator.LOSSES["pixel"]) is keras.losses.mean_squared_error
 
 
 def test_killed_run_resumes_from_its_last_epoch(tmp_path, clean_folder):
@@ -195,6 +211,26 @@ def test_predict_prints_estimates_and_map(tmp_path):
     assert [name for name, _ in lines] == ["a.png", "b.jpg"]
     assert all(1 <= float(value) <= 100 for _, value in lines)
     assert (tmp_path / "m_a.png").exists() and (tmp_path / "m_b.png").exists()
+
+
+@pytest.mark.skipif(not CIFAR_SUBSET.is_file(), reason=f"real data not found at {CIFAR_SUBSET}")
+@pytest.mark.skipif(not (REPO / "weights" / "estimator_jpeg.keras").is_file(),
+                    reason="the shipped JPEG estimator is not in weights/")
+def test_shipped_jpeg_estimator_reads_quality_30_from_a_png(tmp_path):
+    """The issue's check: a CIFAR test image saved as JPEG at quality 30, then as PNG (so the
+    file says nothing), is estimated within 10 of 30."""
+    with np.load(CIFAR_SUBSET) as archive:
+        images = archive["x_test"][:4]
+    names = []
+    for index, image in enumerate(images):
+        Image.fromarray(image).save(tmp_path / "q30.jpg", quality=30)
+        Image.open(tmp_path / "q30.jpg").save(tmp_path / f"cifar{index}.png")
+        names.append(f"cifar{index}.png")
+    result = run("--degradation", "jpeg", "--weights-dir", REPO / "weights", "--predict", *names,
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    estimates = [float(line.split("\t")[1]) for line in result.stdout.splitlines() if "\t" in line]
+    assert len(estimates) == 4 and all(abs(value - 30) < 10 for value in estimates), estimates
 
 
 @pytest.mark.parametrize("setup,message", [
