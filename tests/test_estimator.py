@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import data
 import degrade
 import estimator
 
@@ -221,11 +222,9 @@ def test_shipped_jpeg_estimator_reads_quality_30_from_a_png(tmp_path):
     file says nothing), is estimated within 10 of 30."""
     with np.load(CIFAR_SUBSET) as archive:
         images = archive["x_test"][:4]
-    names = []
-    for index, image in enumerate(images):
-        Image.fromarray(image).save(tmp_path / "q30.jpg", quality=30)
-        Image.open(tmp_path / "q30.jpg").save(tmp_path / f"cifar{index}.png")
-        names.append(f"cifar{index}.png")
+    names = [f"cifar{index}.png" for index in range(len(images))]
+    for name, image in zip(names, images):
+        data.write_image(tmp_path / name, degrade.jpeg_round_trip(image, 30))
     result = run("--degradation", "jpeg", "--weights-dir", REPO / "weights", "--predict", *names,
                  cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -66,8 +66,8 @@ def test_the_shipped_estimators_come_from_the_cpu_recipe(degradation, monkeypatc
     monkeypatch.chdir(REPO)
     runs = reproduce.estimator_runs(degradation, reproduce.BUDGETS["cpu"]["estimator"][
         degradation], "weights")
+    parser = estimator.build_parser()
     for flags, path in runs:
-        parser = estimator.build_parser()
         args = parser.parse_args(["--degradation", degradation, *flags])
         assert training.is_trained(path, args.epochs), path
         settings = training.run_paths(path)[0] / "settings.json"
