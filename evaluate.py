@@ -64,6 +64,7 @@ PAPER_ESTIMATES = {  # Tables 2 and 5 (CIFAR-10): true value -> (mean, SD) of th
 }
 PAPER_ESTIMATE_TABLES = {"jpeg": 2, "noise": 5}
 BOOTSTRAP_SAMPLES = 1000
+NO_VALUE = "-"  # a Markdown cell for an interval that the sweep did not reach
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,9 +219,11 @@ def interval_markdown(table, correct, dataset_name, degradation, paper, images, 
     header += [f"paper {LABELS[name]}" for name in paper_names]
     lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in table.iterrows():
-        cells = [row["interval"]] + [f"{row[name]:.3f}" for name in correct]
+        # An interval that --params leaves without values has no accuracy, only the paper's.
+        swept = row["values"] > 0
+        cells = [row["interval"]] + [f"{row[name]:.3f}" if swept else NO_VALUE for name in correct]
         cells += [f"{row[g]:+.3f} [{row[g + ' ci_low']:+.3f}, {row[g + ' ci_high']:+.3f}]"
-                  for g in gains]
+                  if swept else NO_VALUE for g in gains]
         cells += [f"{row['paper ' + name]:.3f}" for name in paper_names]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Clean test images: " + ", ".join(f"{LABELS[name]} {accuracy:.3f}"

@@ -124,6 +124,18 @@ def test_sweep_writes_every_file(tiny_setup, degradation, params):
         assert np.allclose(clean.values, accuracy.loc[accuracy["param"] == 0, networks].values)
 
 
+def test_intervals_without_values_are_marked_not_nan(tiny_setup):
+    assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,50") == 0
+    rows = [line for line in (tiny_setup / "plots/tiny_jpeg_intervals.md").read_text().splitlines()
+            if line.startswith("| ") and line[2].isdigit()]
+    assert [row.split(" | ")[0] for row in rows] == ["| 1-20", "| 21-40", "| 41-60", "| 61-80",
+                                                       "| 81-100"]
+    assert "nan" not in "".join(rows)
+    for row, swept in zip(rows, (True, False, True, False, False)):
+        cells = row.strip("| ").split(" | ")[1:]
+        assert all((cell == evaluate.NO_VALUE) != swept for cell in cells), row
+
+
 def test_two_runs_give_identical_tables(tiny_setup):
     tables = []
     for _ in range(2):
