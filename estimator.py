@@ -30,13 +30,14 @@ WEIGHTS_DIR = Path("weights")
 # results); each later run starts from the model of the one before (--init-from). JPEG: a
 # constant rate breaks the plateau, then cosine-decayed runs settle the estimates (the third, a
 # longer cycle from half the rate, narrowed every SD further), then slow runs with the image
-# loss take out most of the pull toward mid-range q (the second, longer, a little more); noise
+# loss take out most of the pull toward mid-range q (each further run a little more); noise
 # needs only the second kind; blur (not trained yet) follows JPEG.
 PATCHES_CPU = "--patch-size 32 --batch-size 16 --steps-per-epoch 100"
 _JPEG_RUNS = (f"{PATCHES_CPU} --epochs 80",
               f"{PATCHES_CPU} --epochs 100 --lr-decay cosine",
               f"{PATCHES_CPU} --epochs 200 --lr-decay cosine --learning-rate 0.0005",
               f"{PATCHES_CPU} --epochs 60 --lr-decay cosine --learning-rate 0.0001 --loss image",
+              f"{PATCHES_CPU} --epochs 150 --lr-decay cosine --learning-rate 0.0001 --loss image",
               f"{PATCHES_CPU} --epochs 150 --lr-decay cosine --learning-rate 0.0001 --loss image")
 RECIPE_CPU = {"jpeg": _JPEG_RUNS,
               "noise": (f"{PATCHES_CPU} --epochs 40 --lr-decay cosine",),
