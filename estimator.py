@@ -33,12 +33,13 @@ WEIGHTS_DIR = Path("weights")
 # loss take out most of the pull toward mid-range q (each further run a little more); noise
 # needs only the second kind; blur (not trained yet) follows JPEG.
 PATCHES_CPU = "--patch-size 32 --batch-size 16 --steps-per-epoch 100"
+_IMAGE_LOSS_CPU = "--lr-decay cosine --learning-rate 0.0001 --loss image"
 _JPEG_RUNS = (f"{PATCHES_CPU} --epochs 80",
               f"{PATCHES_CPU} --epochs 100 --lr-decay cosine",
               f"{PATCHES_CPU} --epochs 200 --lr-decay cosine --learning-rate 0.0005",
-              f"{PATCHES_CPU} --epochs 60 --lr-decay cosine --learning-rate 0.0001 --loss image",
-              f"{PATCHES_CPU} --epochs 150 --lr-decay cosine --learning-rate 0.0001 --loss image",
-              f"{PATCHES_CPU} --epochs 150 --lr-decay cosine --learning-rate 0.0001 --loss image")
+              f"{PATCHES_CPU} --epochs 60 {_IMAGE_LOSS_CPU}",
+              f"{PATCHES_CPU} --epochs 150 {_IMAGE_LOSS_CPU}",
+              f"{PATCHES_CPU} --epochs 150 {_IMAGE_LOSS_CPU}")
 RECIPE_CPU = {"jpeg": _JPEG_RUNS,
               "noise": (f"{PATCHES_CPU} --epochs 40 --lr-decay cosine",),
               "blur": _JPEG_RUNS}
