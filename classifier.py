@@ -71,6 +71,10 @@ RUN_SETTINGS = ("width", "dropout", "spatial_dropout", "batch_size", "learning_r
 NETWORK_CPU = ("--width 16 --batch-size 64 --learning-rate 0.004 --dropout 0.3 "
                "--spatial-dropout 0.1 --rotation 10")
 RECIPE_CPU = f"{NETWORK_CPU} --epochs 100"
+# The held-out images and their degradation are the same for every --seed: seeds then differ
+# only in what training draws (initial weights, batch order, augmentation, degradation), and
+# every seed chooses its epoch on the same validation images.
+VALIDATION_SEED = 0
 
 
 def get_mode(name):
@@ -337,7 +341,7 @@ def split_validation(images, labels, fraction, seed):
 def train(args):
     spec = get_mode(args.mode)
     # Fail on a missing estimator before any slow work.
-    estimator_model = estimator.load_estimator(spec.degradation, args.weights_dir) \
+    estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args)) \
         if spec.parameter == "estimated" else None
     dataset = data.load_dataset(args.dataset)
     output = weights_path(dataset.name, args.mode, args.weights_dir)
@@ -368,19 +372,24 @@ def training_data(args, dataset, estimator_model, output):
     if estimator_model is not None:
         estimator.check_channels(estimator_model, images, f"{dataset.name} images")
     (x_train, y_train), (x_val, y_val) = split_validation(images, labels, args.val_fraction,
-                                                          args.seed)
+                                                          VALIDATION_SEED)
     print(f"{dataset.name}: {len(x_train)} training and {len(x_val)} validation images "
           f"{shape_text(dataset.image_shape)}, mode {args.mode}")
     # The validation set is degraded (and estimated) once: the same images every epoch, and
     # the estimator's time goes to training.
-    validation = (degraded_inputs(x_val, args.mode, np.random.default_rng((args.seed, 1)),
-                                  estimator_model), y_val)
+    validation = (degraded_inputs(x_val, args.mode,
+                                  np.random.default_rng((VALIDATION_SEED, 1)), estimator_model),
+                  y_val)
     # A resumed run draws the epochs it has not done yet, not epoch 0's images again.
     done = training.epochs_done(output, args.fresh)
     batches = TrainingBatches(x_train, y_train, args.mode, args.batch_size, augmentation(args),
                               args.seed, estimator_model, epoch=done, reuse=args.reuse,
                               workers=args.workers, max_queue_size=args.workers * 4)
     return batches, validation
+
+
+def estimator_dir(args):
+    return args.estimator_dir or args.weights_dir
 
 
 def augmentation(args):
@@ -442,7 +451,7 @@ def predict_files(args):
         raise ValueError(f"mode {args.mode} takes the true parameter: give it with --param")
     name = data.dataset_name(args.dataset)
     model = load_classifier(name, args.mode, args.weights_dir)
-    estimator_model = estimator.load_estimator(spec.degradation, args.weights_dir) \
+    estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args)) \
         if spec.parameter == "estimated" else None
     shape = model_image_shape(model)
     names = read_class_names(args, name, model.outputs[0].shape[-1])
@@ -484,6 +493,8 @@ def build_parser():
                         "the weights (the file stem for an .npz or folder)")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR),
                         help="where the classifiers and estimators live (default weights)")
+    parser.add_argument("--estimator-dir", help="where the estimator of the est_* modes lives, "
+                        "if not in --weights-dir (several seeds' folders share one estimator)")
     parser.add_argument("--predict", nargs="+", metavar="IMAGE",
                         help="classify these images instead of training")
     parser.add_argument("--param", type=float, help="with --predict in a known_* mode: the true "
@@ -510,7 +521,9 @@ def build_parser():
                             "this many epochs; >1 saves estimator time in est_* modes (default "
                             "1: new images every epoch, as the paper)")
     group.add_argument("--jit", action="store_true", help="XLA-compile the training step")
-    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--seed", type=int, default=0,
+                       help="initial weights, batch order, augmentation and degradation draws; "
+                       "the validation images and their degradation are the same for every seed")
     group.add_argument("--fresh", action="store_true",
                        help="discard an earlier run's backup and log and start over")
     group = parser.add_argument_group("augmentation (ImageDataGenerator's options)")
