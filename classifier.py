@@ -61,10 +61,17 @@ CONVS_PER_BLOCK = 2
 DENSE_LAYERS = 2
 DENSE_PER_WIDTH = 16    # dense units = 16 x width: 1024 at full width
 TOP_CLASSES = 5
+FILM_HIDDEN = 32        # units between the parameter and the FiLM gains and biases
+# Where the parameter joins the network, and the layer that tells a saved network's join.
+# dense: concatenated to the flattened image features before the dense layers (the paper's and
+# the authors' train1000 layout); input: a constant extra image channel; film: a per-feature gain
+# and bias of the first dense layer's features, set by the parameter.
+JOINS = ("dense", "input", "film")
+JOIN_LAYERS = {"dense": "features_and_parameter", "input": "parameter_plane", "film": "film"}
 
 # The flags that a resumed run must share with the run it continues (see training.py).
 RUN_SETTINGS = ("width", "dropout", "spatial_dropout", "batch_size", "learning_rate", "lr_decay",
-                "limit", "val_fraction", "reuse", "seed")
+                "limit", "val_fraction", "reuse", "seed", "parameter_join")
 # A network a 2-core CPU can train on the CIFAR-10 subset, the same for every mode so that each
 # parameter-aware network and its image-only twin see as many images; see the README for times
 # and accuracies.
@@ -97,16 +104,26 @@ def class_names_path(dataset_name, weights_dir=WEIGHTS_DIR):
 # Network
 # ---------------------------------------------------------------------------------------------
 def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=False,
-                     dropout=0.5, spatial_dropout=0.2):
+                     dropout=0.5, spatial_dropout=0.2, parameter_join="dense"):
     """VGG-like classifier. Inputs: "image" (H, W, C) pixels 0..255 and, `with_parameter`,
-    "parameter" (1,) in degrade.normalize units. Output: class probabilities.
+    "parameter" (1,) in degrade.normalize units, joined as `parameter_join` says (JOINS).
+    Output: class probabilities.
 
     `spatial_dropout` is the rate before the convolutions of the last block; it halves for each
     earlier block (deep features overfit most, first-layer edges least)."""
+    if parameter_join not in JOINS:
+        raise ValueError(f"unknown parameter join {parameter_join!r}; choose from "
+                         f"{', '.join(JOINS)}")
     image = keras.Input(tuple(image_shape), name="image")
     inputs = [image]
     # Centred inputs: with no batch normalization, raw [0, 255] pixels swamp the first layers.
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="centre")(image)
+    join = parameter_join if with_parameter else None
+    if join:
+        parameter = keras.Input((1,), name="parameter")
+        inputs.append(parameter)
+    if join == "input":
+        x = parameter_plane(x, parameter, image_shape)
     for block in range(BLOCKS):
         features = width * 2 ** block
         rate = spatial_dropout / 2 ** (BLOCKS - 1 - block)
@@ -121,19 +138,49 @@ def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=
                 x = keras.layers.SpatialDropout2D(rate, name=f"drop{block + 1}_{index}")(x)
             x = conv(features, 3, f"conv{block + 1}_{index}")(x)
     x = keras.layers.Flatten(name="features")(x)
-    if with_parameter:
-        parameter = keras.Input((1,), name="parameter")
-        inputs.append(parameter)
-        # The parameter joins the image features here, before the fully connected layers, as in
-        # the paper: the convolutions describe what the image shows, and the classifying layers
-        # learn how far to trust each of those features at this level of degradation.
+    if join == "dense":
+        # The paper's join: the classifying layers learn how far to trust each image feature
+        # at this level of degradation.
         x = keras.layers.Concatenate(name="features_and_parameter")([x, parameter])
     for index in range(1, DENSE_LAYERS + 1):
-        x = keras.layers.Dense(DENSE_PER_WIDTH * width, activation="relu",
-                               kernel_initializer="he_normal", name=f"dense{index}")(x)
+        units = DENSE_PER_WIDTH * width
+        x = keras.layers.Dense(units, activation="relu", kernel_initializer="he_normal",
+                               name=f"dense{index}")(x)
+        if join == "film" and index == 1:
+            x = film(x, parameter, units)
         x = keras.layers.Dropout(dropout, name=f"dense{index}_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="classifier")
+
+
+def parameter_plane(x, parameter, image_shape):
+    """The parameter as one more image channel, the same at every pixel, as FFDNet feeds its
+    noise-level map: every convolution can condition its filters on it."""
+    height, width = image_shape[:2]
+    plane = keras.layers.Reshape((1, 1, 1), name="parameter_pixel")(parameter)
+    plane = keras.layers.UpSampling2D((height, width), name="parameter_plane")(plane)
+    return keras.layers.Concatenate(name="image_and_parameter")([x, plane])
+
+
+def film(x, parameter, units):
+    """Feature-wise linear modulation (Perez et al., 2018): the parameter sets a gain and a bias
+    for each of the `units` features. The gain starts at 1 and the bias at 0, so training starts
+    from the image-only network and learns how far the parameter should move each feature."""
+    hidden = keras.layers.Dense(FILM_HIDDEN, activation="relu", name="film_hidden")(parameter)
+    gain = keras.layers.Dense(units, kernel_initializer="zeros", bias_initializer="ones",
+                              name="film_gain")(hidden)
+    bias = keras.layers.Dense(units, kernel_initializer="zeros", name="film_bias")(hidden)
+    x = keras.layers.Multiply(name="film_scaled")([x, gain])
+    return keras.layers.Add(name="film")([x, bias])
+
+
+def parameter_join(model):
+    """How a saved network takes its parameter (a JOINS key), or None for an image-only one."""
+    names = {layer.name for layer in model.layers}
+    for join, layer in JOIN_LAYERS.items():
+        if layer in names:
+            return join
+    return None
 
 
 def conv(features, size, name, strides=1):
@@ -159,7 +206,7 @@ def load_classifier(dataset_name, mode, weights_dir=WEIGHTS_DIR):
     if not path.is_file():
         raise data.DataError(f"no classifier weights at {path}: train them with `python "
                              f"classifier.py --mode {mode} --dataset {dataset_name}`")
-    model = keras.saving.load_model(path, compile=False)
+    model = training.load_model(path)
     if has_parameter_input(model) != spec.has_parameter:
         raise data.DataError(f"{path} has {len(model.inputs)} input(s), which does not fit mode "
                              f"{mode}")
@@ -349,7 +396,8 @@ def train(args):
     # mode starts from the same convolution weights, and twins differ in the parameter only.
     keras.utils.set_random_seed(args.seed)
     model = build_classifier(dataset.image_shape, len(dataset.class_names), args.width,
-                             spec.has_parameter, args.dropout, args.spatial_dropout)
+                             spec.has_parameter, args.dropout, args.spatial_dropout,
+                             args.parameter_join)
     if not args.fresh:
         check_resumable(output, dataset, model)
     batches, validation = training_data(args, dataset, estimator_model, output)
@@ -401,14 +449,15 @@ def check_resumable(output, dataset, model):
     network that these flags build."""
     if not output.is_file():
         return
-    saved = keras.saving.load_model(output, compile=False)
+    saved = training.load_model(output)
     check_images(saved, dataset.x_train, f"{dataset.name} images")
     classes = saved.outputs[0].shape[-1]
     if classes != len(dataset.class_names):
         raise data.DataError(f"{dataset.name} has {len(dataset.class_names)} classes but {output}"
                              f" has {classes}: use --fresh to start over")
     if saved.count_params() != model.count_params():
-        raise data.DataError(f"{output} was trained with other network flags (--width, mode): "
+        raise data.DataError(f"{output} was trained with other network flags (--width, "
+                             "--parameter-join, mode): "
                              "give the same ones to resume, or --fresh to start over")
 
 
@@ -503,6 +552,11 @@ def build_parser():
     group.add_argument("--width", type=int, default=FULL_WIDTH,
                        help="features of the first block; the others are 2x and 4x, the dense "
                             f"layers {DENSE_PER_WIDTH}x (default {FULL_WIDTH}: 64/128/256, 1024)")
+    group.add_argument("--parameter-join", choices=JOINS, default="dense",
+                       help="where the parameter enters a parameter-aware network: dense (the "
+                       "paper: beside the image features, before the dense layers), input (a "
+                       "constant extra image channel) or film (a gain and bias of each dense "
+                       "feature); a saved network keeps its join (default dense)")
     group.add_argument("--dropout", type=float, default=0.5, help="before each dense layer")
     group.add_argument("--spatial-dropout", type=float, default=0.2,
                        help="spatial dropout before the last block's convolutions, halved for "

@@ -98,11 +98,16 @@ def receptive_field(dilations=DILATIONS, kernel=3):
 
 
 def load_estimator(degradation, weights_dir=WEIGHTS_DIR):
+    """The estimator in `weights_dir`, else in the folder above it: the seed folders of a
+    seed study (<weights>/seed<k>/) share the one estimator of <weights>/."""
     path = weights_path(degradation, weights_dir)
+    shared = weights_path(degradation, Path(weights_dir).resolve().parent)
+    if not path.is_file() and shared.is_file():
+        path = shared
     if not path.is_file():
         raise data.DataError(f"no estimator weights at {path}: train them with "
                              f"`python estimator.py --degradation {degradation}`")
-    return keras.saving.load_model(path, compile=False)
+    return training.load_model(path)
 
 
 def model_channels(model):
@@ -195,7 +200,7 @@ def start_from(model, path):
     or another domain), with a fresh optimizer and the new run's own schedule."""
     if not Path(path).is_file():
         raise data.DataError(f"--init-from: no estimator at {path}")
-    trained = keras.saving.load_model(path, compile=False)
+    trained = training.load_model(path)
     shapes = [tuple(w.shape) for w in model.weights]
     if [tuple(w.shape) for w in trained.weights] != shapes:
         raise data.DataError(f"--init-from: {path} has another architecture (--channels, "

@@ -12,10 +12,21 @@ parameter estimated once, and the degraded images classified by every network. O
   <dataset>_<degradation>_estimator.png
   <dataset>_<degradation>_clean.csv       every network's accuracy on the clean test images
 
+Given several --weights folders (the seeds of reproduce.py --seeds), every network of every
+folder is classified on the same degraded images and the estimator runs once per value; the
+outputs are then the seed study instead:
+
+  <dataset>_<degradation>_seeds.csv       per interval and network: mean, SD and number of seeds
+  <dataset>_<degradation>_seeds.md        of the interval accuracy; per parameter-aware network
+  <dataset>_<degradation>_seeds.png       its gain over its image-only twin with a 95% interval
+                                          that holds both training spread and test sampling
+
     python evaluate.py --dataset cifar10 --degradation jpeg
     python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise
     python evaluate.py --dataset cifar10 --degradation jpeg --params 1,10,50 --limit 200
     python evaluate.py --dataset cifar10 --degradation jpeg --estimator-only
+    python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise \
+        --weights weights/seed0 weights/seed1 weights/seed2 weights/seed3 weights/seed4
 """
 import argparse
 import os
@@ -64,6 +75,12 @@ PAPER_ESTIMATES = {  # Tables 2 and 5 (CIFAR-10): true value -> (mean, SD) of th
 }
 PAPER_ESTIMATE_TABLES = {"jpeg": 2, "noise": 5}
 BOOTSTRAP_SAMPLES = 1000
+# Two-sided 97.5% quantiles of Student's t by degrees of freedom; a df between two rows takes the
+# lower row (a wider interval). numpy has no t distribution and scipy is not otherwise needed.
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 40: 2.021, 60: 2.000,
+         120: 1.980}
+Z_975 = 1.960
 NO_VALUE = "-"  # a Markdown cell for an interval that the sweep did not reach
 
 
@@ -84,6 +101,47 @@ def paired_bootstrap(correct_a, correct_b, rng, samples=BOOTSTRAP_SAMPLES):
     draws = rng.integers(0, len(per_image), (samples, len(per_image)))
     means = per_image[draws].mean(axis=1)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def t_quantile(df):
+    """Student's t at 97.5% for `df` degrees of freedom (a table, rounded down: conservative)."""
+    if df < 1:
+        return float("nan")
+    rows = [row for row in T_975 if row <= df]
+    return T_975[max(rows)] if df <= max(T_975) else Z_975
+
+
+def gain_interval(aware, twin, paired):
+    """Mean gain of a network over its twin and its 95% interval, from per-seed, per-image
+    accuracies on the same test images (`aware` (seeds, images), `twin` (seeds', images)).
+
+    The gain varies with the training (seed) and with the test images drawn. Its variance is
+    estimated as var(per-seed gains) / seeds + var(per-image gains) / images, the two main
+    effects of a seeds x images design (it counts their interaction twice: slightly wide), with
+    Student's t on seeds - 1 degrees of freedom, since a handful of seeds dominates the
+    uncertainty. `paired`: row k of both comes from seed k (twins start from the same
+    convolutions), so the per-seed gains are differences; otherwise the two seed spreads add
+    (Welch). A bootstrap over 5 seeds would miss the t tails and give too narrow an interval.
+    Returns (gain, low, high); the interval is nan with a single seed."""
+    aware, twin = np.asarray(aware, np.float64), np.asarray(twin, np.float64)
+    gain = float(aware.mean() - twin.mean())
+    per_image = aware.mean(axis=0) - twin.mean(axis=0)
+    image_term = per_image.var(ddof=1) / len(per_image) if len(per_image) > 1 else 0.0
+    if paired:
+        per_seed = aware.mean(axis=1) - twin.mean(axis=1)
+        if len(per_seed) < 2:
+            return gain, float("nan"), float("nan")
+        seed_term, df = per_seed.var(ddof=1) / len(per_seed), len(per_seed) - 1
+    else:
+        if min(len(aware), len(twin)) < 2:
+            return gain, float("nan"), float("nan")
+        terms = [group.mean(axis=1).var(ddof=1) / len(group) for group in (aware, twin)]
+        seed_term = sum(terms)
+        df = seed_term ** 2 / sum(term ** 2 / (len(group) - 1)
+                                  for term, group in zip(terms, (aware, twin))) \
+            if seed_term > 0 else min(len(aware), len(twin)) - 1
+    half = t_quantile(df) * np.sqrt(seed_term + image_term)
+    return gain, gain - half, gain + half
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +194,7 @@ def classify(networks, images, labels, degradation, estimates, true_params, batc
     its parameter input loses accuracy when it is wrong)."""
     correct = {}
     for name, model in networks.items():
-        parameter = classifier.MODES[name].parameter
+        parameter = classifier.MODES[network_mode(name)].parameter
         params = {"estimated": estimates, "true": true_params}.get(parameter)
         if fixed is not None and params is not None:
             params = np.full(len(images), fixed)
@@ -153,14 +211,23 @@ def clean_accuracy(images, labels, degradation, networks, estimator_model, batch
     estimates = None if estimator_model is None else \
         estimator.estimate(estimator_model, images, degradation)
     networks = {name: model for name, model in networks.items()
-                if not (classifier.MODES[name].parameter == "true" and degradation == "jpeg")}
+                if not (classifier.MODES[network_mode(name)].parameter == "true"
+                        and degradation == "jpeg")}
     correct = classify(networks, images, labels, degradation, estimates, np.zeros(len(images)),
                        batch_size, fixed)
     return {name: float(right.mean()) for name, right in correct.items()}
 
 
+def network_mode(key):
+    """Networks are keyed by their mode, or in a seed study by (folder index, mode)."""
+    return key if isinstance(key, str) else key[1]
+
+
 def progress(done, total, value, correct, start):
-    accuracies = "  ".join(f"{name} {c[done - 1].mean():.3f}" for name, c in correct.items())
+    by_mode = {}
+    for key, c in correct.items():  # a seed study prints each mode's mean over seeds
+        by_mode.setdefault(network_mode(key), []).append(c[done - 1].mean())
+    accuracies = "  ".join(f"{mode} {np.mean(a):.3f}" for mode, a in by_mode.items())
     elapsed = time.perf_counter() - start
     print(f"[{done:3d}/{total}] {elapsed:6.1f}s  value {value:g}: {accuracies}", flush=True)
 
@@ -330,27 +397,40 @@ def load_networks(dataset_name, degradation, weights_dir, estimator_only):
 
 
 def needs_estimator(networks, estimator_only):
-    return estimator_only or any(classifier.MODES[n].parameter == "estimated" for n in networks)
+    return estimator_only or any(classifier.MODES[network_mode(n)].parameter == "estimated"
+                                 for n in networks)
 
 
 def evaluate(args):
     dataset = data.load_dataset(args.dataset)
     images, labels = dataset.x_test[: args.limit], dataset.y_test[: args.limit]
-    networks = load_networks(dataset.name, args.degradation, args.weights, args.estimator_only)
+    folders = args.weights
+    study = len(folders) > 1
+    networks = {}
+    for index, folder in enumerate(folders):
+        for mode, model in load_networks(dataset.name, args.degradation, folder,
+                                         args.estimator_only).items():
+            networks[(index, mode) if study else mode] = model
     estimator_model = None
     if needs_estimator(networks, args.estimator_only):
-        estimator_model = estimator.load_estimator(args.degradation, args.weights)
+        estimator_model = estimator.load_estimator(args.degradation,
+                                                   args.estimator_dir or folders[0])
     values = sweep_values(args.degradation, args.params)
     if args.fixed_parameter is not None:
         degrade.check_params(args.degradation, [args.fixed_parameter], 1)
     print(f"{dataset.name}: {len(images)} test images, {len(values)} {args.degradation} values, "
-          f"networks: {', '.join(networks) or 'none (estimator only)'}")
+          f"{len(folders)} weights folder(s), networks: "
+          f"{', '.join(sorted({network_mode(n) for n in networks})) or 'none (estimator only)'}")
     correct, estimates, timings = sweep(images, labels, args.degradation, values, networks,
                                         estimator_model, args.seed, args.batch_size,
                                         args.fixed_parameter)
     clean = clean_accuracy(images, labels, args.degradation, networks, estimator_model,
                            args.batch_size, args.fixed_parameter)
-    write_outputs(args, dataset.name, values, correct, estimates, len(images), clean)
+    if study:
+        groups = network_groups(networks)
+        write_seed_outputs(args, dataset.name, values, correct, clean, groups, len(images))
+    else:
+        write_outputs(args, dataset.name, values, correct, estimates, len(images), clean)
     report_timings(timings, len(images) * len(values), len(networks))
 
 
@@ -387,6 +467,166 @@ def write_outputs(args, dataset_name, values, correct, estimates, image_count, c
     print(f"wrote {', '.join(f'{stem.name}_{w}' for w in written)} in {out}")
 
 
+# ---------------------------------------------------------------------------------------------
+# A seed study: several trainings of each network
+# ---------------------------------------------------------------------------------------------
+def network_groups(networks):
+    """{group: [folder index, ...]}: the trainings of each network. A group is a mode, with its
+    parameter join when that is not the paper's (e.g. "known_nl:film")."""
+    groups = {}
+    for (index, mode), model in networks.items():
+        join = classifier.parameter_join(model)
+        group = mode if join in (None, "dense") else f"{mode}:{join}"
+        groups.setdefault(group, []).append(index)
+    order = {mode: position for position, mode in enumerate(classifier.MODES)}
+    return dict(sorted(groups.items(), key=lambda item: (order[item[0].split(":")[0]], item[0])))
+
+
+def group_label(group):
+    mode, _, join = group.partition(":")
+    return LABELS[mode] + (f" ({join} join)" if join else "")
+
+
+def seed_table(values, correct, clean, groups, degradation, paper):
+    """One row per interval (and "clean") and network: mean, SD and count over seeds of the
+    interval accuracy; for a parameter-aware network, its gain over its twin and interval."""
+    rows = []
+    paper_numbers = PAPER_INTERVALS.get(paper) or {}
+    for position, (low, high) in enumerate(INTERVALS[degradation]):
+        inside = (values >= low) & (values <= high)
+        for group, folders in groups.items():
+            mode = group.split(":")[0]
+            # Eq. (1) per image: the share of the interval's values at which it is right.
+            per_image = {index: correct[(index, mode)][inside].mean(axis=0) for index in folders}
+            row = {"interval": f"{low}-{high}", "network": group, "values": int(inside.sum())}
+            row.update(spread([a.mean() for a in per_image.values()]) if inside.any() else
+                       {"mean": np.nan, "sd": np.nan, "seeds": len(folders)})
+            row["paper"] = paper_numbers.get(mode, (np.nan,) * 5)[position]
+            twin = TWINS.get(mode)
+            if twin in groups and inside.any():
+                twin_folders = groups[twin]
+                paired = set(folders) <= set(twin_folders)
+                twin_image = {index: correct[(index, twin)][inside].mean(axis=0)
+                              for index in twin_folders}
+                chosen = folders if paired else twin_folders
+                row["twin"] = twin
+                row["gain"], row["gain_ci_low"], row["gain_ci_high"] = gain_interval(
+                    [per_image[i] for i in folders], [twin_image[i] for i in chosen], paired)
+                row["paired"] = paired
+                if mode in paper_numbers and twin in paper_numbers:
+                    row["paper_gain"] = paper_numbers[mode][position] - paper_numbers[twin][
+                        position]
+            rows.append(row)
+    for group, folders in groups.items():
+        accuracies = [clean[(index, group.split(":")[0])] for index in folders
+                      if (index, group.split(":")[0]) in clean]
+        if accuracies:
+            rows.append({"interval": "clean", "network": group, **spread(accuracies)})
+    columns = ["interval", "network", "values", "mean", "sd", "seeds", "paper", "twin", "gain",
+               "gain_ci_low", "gain_ci_high", "paired", "paper_gain"]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def spread(accuracies):
+    accuracies = np.asarray(accuracies, np.float64)
+    return {"mean": float(accuracies.mean()), "seeds": len(accuracies),
+            "sd": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan}
+
+
+def seed_markdown(table, dataset_name, degradation, paper, images):
+    unit = "q" if degradation == "jpeg" else "sigma"
+    networks = list(dict.fromkeys(table["network"]))
+    intervals = list(dict.fromkeys(table["interval"]))
+    cell = {(row["interval"], row["network"]): row for row in table.to_dict("records")}
+    lines = [f"Seed study on {dataset_name} ({images} test images), {degradation}: interval mean "
+             f"accuracy, Eq. (1), over {unit} intervals; mean +- SD over seeds (n seeds)."]
+    if paper:
+        lines.append(f"'paper': Table {PAPER_TABLE_NUMBERS[paper]} of Endo et al. (2020), on the "
+                     f"full {paper[0].upper()} test set, one training.")
+    lines += ["", "| interval | " + " | ".join(group_label(n) for n in networks) + " |",
+              "|" + "---|" * (len(networks) + 1)]
+    for interval in intervals:
+        cells = []
+        for network in networks:
+            row = cell.get((interval, network))
+            if row is None or np.isnan(row["mean"]):
+                cells.append(NO_VALUE)
+                continue
+            sd = "" if np.isnan(row["sd"]) else f" +- {row['sd']:.3f}"
+            paper_value = "" if np.isnan(row["paper"]) else f" (paper {row['paper']:.3f})"
+            cells.append(f"{row['mean']:.3f}{sd} ({row['seeds']}){paper_value}")
+        lines.append(f"| {interval} | " + " | ".join(cells) + " |")
+    twins = {network: row["twin"] for (_, network), row in cell.items()
+             if isinstance(row["twin"], str)}
+    if twins:
+        lines += ["", "Gain over the image-only twin, mean over seeds [95% interval over seeds and "
+                  "test images] (seeds); see evaluate.gain_interval.", "",
+                  "| interval | " + " | ".join(f"{group_label(n)} - {LABELS[twin]}"
+                                               for n, twin in twins.items()) + " |",
+                  "|" + "---|" * (len(twins) + 1)]
+        for interval in intervals:
+            if interval == "clean":
+                continue
+            cells = []
+            for network in twins:
+                row = cell[(interval, network)]
+                if np.isnan(row["gain"]):
+                    cells.append(NO_VALUE)
+                    continue
+                interval_text = "no interval from one seed" if np.isnan(row["gain_ci_low"]) \
+                    else f"{row['gain_ci_low']:+.3f}, {row['gain_ci_high']:+.3f}"
+                text = f"{row['gain']:+.3f} [{interval_text}] ({row['seeds']})"
+                if not np.isnan(row["paper_gain"]):
+                    text += f"; paper {row['paper_gain']:+.3f}"
+                cells.append(text)
+            lines.append(f"| {interval} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def gain_figure(table, dataset_name, degradation, path):
+    """Each parameter-aware network's gain per interval with its interval; the paper's gain as a
+    cross in the same colour."""
+    plt = pyplot()
+    gains = table[table["gain"].notna()]
+    intervals = list(dict.fromkeys(gains["interval"]))
+    networks = list(dict.fromkeys(gains["network"]))
+    figure, axis = plt.subplots(figsize=(7, 4))
+    axis.axhline(0, color="grey", lw=0.8)
+    width = 0.8 / max(len(networks), 1)
+    for number, network in enumerate(networks):
+        rows = gains[gains["network"] == network].set_index("interval").reindex(intervals)
+        x = np.arange(len(intervals)) - 0.4 + width * (number + 0.5)
+        errors = [rows["gain"] - rows["gain_ci_low"], rows["gain_ci_high"] - rows["gain"]]
+        line = axis.errorbar(x, rows["gain"], yerr=errors, fmt="o", capsize=3,
+                             label=f"{group_label(network)} (n = {int(rows['seeds'].min())})")
+        if rows["paper_gain"].notna().any():
+            axis.plot(x, rows["paper_gain"], "x", markersize=9, color=line[0].get_color(),
+                      label=f"paper, {group_label(network)}")
+    axis.set_xticks(np.arange(len(intervals)), intervals)
+    axis.set_xlabel(("JPEG quality factor q" if degradation == "jpeg" else "noise sigma") +
+                    " interval")
+    axis.set_ylabel("gain over the image-only twin")
+    axis.set_title(f"{dataset_name}, {degradation}: gain of the parameter, 95% intervals")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    save_figure(figure, path)
+
+
+def write_seed_outputs(args, dataset_name, values, correct, clean, groups, image_count):
+    stem = Path(args.out) / f"{dataset_name}_{args.degradation}_seeds"
+    paper = paper_key(dataset_name, args.degradation)
+    table = seed_table(values, correct, clean, groups, args.degradation, paper)
+    write_csv(table, f"{stem}.csv")
+    markdown = seed_markdown(table, dataset_name, args.degradation, paper, image_count)
+    if args.fixed_parameter is not None:
+        markdown = (f"Ablation: every parameter-aware network was given {args.fixed_parameter:g} "
+                    "as its parameter, whatever the image.\n\n" + markdown)
+    write_text(markdown, f"{stem}.md")
+    gain_figure(table, dataset_name, args.degradation, f"{stem}.png")
+    print("\n" + markdown)
+    print(f"wrote {stem.name}.csv, .md, .png in {args.out}")
+
+
 def report_timings(timings, images_swept, network_count):
     total = timings["total"]
     classified = images_swept * network_count
@@ -404,8 +644,12 @@ def build_parser():
     parser.add_argument("--dataset", default="cifar10",
                         help="cifar10, cifar100, mnist, fashion_mnist, an .npz or a folder")
     parser.add_argument("--degradation", default="jpeg", choices=list(NETWORKS))
-    parser.add_argument("--weights", default=str(estimator.WEIGHTS_DIR),
-                        help="folder of the trained networks (default weights/)")
+    parser.add_argument("--weights", nargs="+", default=[str(estimator.WEIGHTS_DIR)],
+                        metavar="DIR", help="folder of the trained networks (default weights/); "
+                        "several folders are several seeds of the same networks, and give the "
+                        "seed study's outputs (*_seeds.*) instead of the per-network ones")
+    parser.add_argument("--estimator-dir", help="folder of the estimator (default: the first "
+                        "--weights folder, else the folder above it)")
     parser.add_argument("--out", default="plots", help="folder of the tables and figures")
     parser.add_argument("--limit", type=int, help="use only the first N test images")
     parser.add_argument("--params", help="comma-separated values instead of the full sweep")

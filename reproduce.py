@@ -4,6 +4,8 @@
     python reproduce.py --dataset cifar10 --degradation noise --budget paper   # on a GPU
     python reproduce.py --dataset ../shared/data/cifar10-subset.npz --budget quick \
         --weights runs/quick --out plots/quick
+    python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation noise \
+        --seeds 0,1,2,3,4          # every network five times: weights/seed0 ... weights/seed4
 
 Each stage is an ordinary command of estimator.py, classifier.py or evaluate.py, printed before it
 runs so that it can be run (or resumed) by hand. A training stage whose model exists and has been
@@ -24,8 +26,8 @@ DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
 
 # The flags of each stage for each budget. "paper": the scripts' own defaults, which follow the
 # paper (for a GPU), and every network the paper compares. "cpu": the CPU recipes that the
-# scripts name, for 2 cores (those of the shipped weights), without the known_* networks, which
-# are a reference rather than a method a user can apply. An estimator recipe is a sequence of
+# scripts name, for 2 cores (those of the shipped weights), every network too. An estimator
+# recipe is a sequence of
 # runs, each starting from the model of the one before. "quick": the cpu budget cut to fit the
 # whole JPEG pipeline from scratch in well under an hour on 2 cores (timed in the README): one
 # cosine-decayed estimator run instead of the chain, and 40 classifier epochs instead of 100.
@@ -37,7 +39,7 @@ BUDGETS = {
         "estimator": {degradation: [run.split() for run in runs]
                       for degradation, runs in estimator.RECIPE_CPU.items()},
         "classifier": classifier.RECIPE_CPU.split(),
-        "known": False,
+        "known": True,
     },
     "quick": {
         # The cpu noise recipe is one 40-epoch run already.
@@ -53,6 +55,11 @@ MODES = {"jpeg": ("org", "jpg", "est_qf", "known_qf"), "noise": ("org", "noisy",
 
 def budget_modes(budget, degradation):
     return [mode for mode in MODES[degradation] if budget["known"] or not mode.startswith("known")]
+
+
+def seed_dirs(weights, seeds):
+    """The classifiers' folder of each seed; None: one training, in `weights` itself."""
+    return [Path(weights)] if seeds is None else [Path(weights) / f"seed{seed}" for seed in seeds]
 
 
 def estimator_runs(degradation, runs, weights):
@@ -80,7 +87,6 @@ def run_stage(title, script, arguments, output=None, epochs=None):
 
 def reproduce(args):
     budget = BUDGETS[args.budget]
-    weights = ["--weights-dir", args.weights]
     train_dir = ["--train-dir", args.train_dir] if args.train_dir else ["--dataset", args.dataset]
     runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], args.weights)
     for number, (flags, path) in enumerate(runs, start=1):
@@ -89,15 +95,41 @@ def reproduce(args):
                    str(path.parent), *flags], path,
                   flag_value(flags, "--epochs", estimator.build_parser().get_default("epochs")))
     name = data.dataset_name(args.dataset)
-    for mode in budget_modes(budget, args.degradation):
-        flags = budget["classifier"]
-        run_stage(f"classifier {mode}", "classifier.py",
-                  ["--mode", mode, "--dataset", args.dataset, *weights, *flags],
-                  classifier.weights_path(name, mode, args.weights),
-                  flag_value(flags, "--epochs", classifier.build_parser().get_default("epochs")))
+    modes = args.modes.split(",") if args.modes else budget_modes(budget, args.degradation)
+    folders = seed_dirs(args.weights, args.seeds)
+    for seed, folder in zip(args.seeds or [None], folders):
+        for mode in modes:
+            flags = list(budget["classifier"])
+            if seed is not None:
+                flags += ["--seed", str(seed), "--estimator-dir", args.weights]
+            if classifier.MODES[mode].has_parameter and args.parameter_join != "dense":
+                flags += ["--parameter-join", args.parameter_join]
+            title = f"classifier {mode}" + ("" if seed is None else f", seed {seed}")
+            run_stage(title, "classifier.py",
+                      ["--mode", mode, "--dataset", args.dataset, "--weights-dir", str(folder),
+                       *flags], classifier.weights_path(name, mode, folder),
+                      flag_value(flags, "--epochs", classifier.build_parser().get_default("epochs")))
     run_stage("evaluation", "evaluate.py",
               ["--dataset", args.dataset, "--degradation", args.degradation, "--weights",
-               args.weights, "--out", args.out])
+               *map(str, folders), "--out", args.out])
+
+
+def seed_list(text):
+    try:
+        seeds = [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}")
+    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be distinct and >= 0: {text!r}")
+    return seeds
+
+
+def mode_list(text):
+    unknown = [mode for mode in text.split(",") if mode not in classifier.MODES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown mode(s) {', '.join(unknown)}; choose from "
+                                         f"{', '.join(classifier.MODES)}")
+    return text
 
 
 def build_parser():
@@ -112,7 +144,21 @@ def build_parser():
     parser.add_argument("--train-dir", default=str(DEFAULT_TRAIN_DIR) if DEFAULT_TRAIN_DIR.is_dir()
                         else None, help="clean images for the estimator (default: Urban100 in "
                         "../shared/data if present, else the dataset's training images)")
-    parser.add_argument("--weights", default="weights")
+    parser.add_argument("--weights", default="weights",
+                        help="the estimator's folder, and the classifiers' unless --seeds")
+    parser.add_argument("--seeds", type=seed_list, metavar="K,K,...",
+                        help="train every classifier once per seed, into <weights>/seed<K>/, "
+                        "sharing the estimator of <weights>; a seed sets the initial weights "
+                        "and the training draws (batch order, augmentation, degradation), "
+                        "while every seed holds out the same validation images, so seeds differ "
+                        "only in training randomness. The evaluation then reports the mean, SD "
+                        "and interval of each network over seeds")
+    parser.add_argument("--modes", type=mode_list, metavar="MODE,MODE,...",
+                        help="train only these classifier modes (default: every network the "
+                        "budget compares for --degradation)")
+    parser.add_argument("--parameter-join", choices=classifier.JOINS, default="dense",
+                        help="where the parameter-aware networks take their parameter (see "
+                        "classifier.py --help; default dense, the paper's)")
     parser.add_argument("--out", default="plots")
     return parser
 

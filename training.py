@@ -26,6 +26,19 @@ def run_paths(output):
     return output.with_suffix(".backup"), output.with_suffix(".log.csv")
 
 
+def load_model(path):
+    """Load a saved Keras model for inference, or raise a one-line DataError naming the file:
+    missing, or there but unreadable (truncated, not a .keras archive, from another program)."""
+    path = Path(path)
+    if not path.is_file():
+        raise data.DataError(f"no model file at {path}")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises ValueError, OSError, zipfile and h5py errors alike
+        raise data.DataError(f"{path} is not a valid Keras model ({type(error).__name__}): "
+                             "retrain it, or restore it with `git checkout`") from error
+
+
 def save_model(model, path):
     """Save `model` atomically without its optimizer state (a third of the size of a compiled
     Adamax model): the saved model is for inference; resuming uses the backup."""
@@ -82,7 +95,14 @@ def is_trained(output, epochs):
 
 def epochs_done(output, fresh=False):
     """Epochs that a run writing `output` has logged and will continue from (0 with --fresh)."""
-    return 0 if fresh else len(read_log(run_paths(output)[1]))
+    return 0 if fresh or is_orphan_log(output) else len(read_log(run_paths(output)[1]))
+
+
+def is_orphan_log(output):
+    """A log whose model and backup are both missing: a record of weights that are not here (a
+    seed's committed log in a fresh clone), which a new run replaces rather than continues."""
+    backup, log = run_paths(output)
+    return log.exists() and not Path(output).exists() and not backup.exists()
 
 
 def read_log(log_path):
@@ -119,7 +139,7 @@ def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", 
     `train`: a PyDataset (or other batch source) or an (x, y) tuple of arrays. `settings`: the
     flags (name: value) that a resumed run must share with the run it continues."""
     backup, log = run_paths(output)
-    if fresh:
+    if fresh or is_orphan_log(output):
         shutil.rmtree(backup, ignore_errors=True)
         log.unlink(missing_ok=True)
     Path(output).parent.mkdir(parents=True, exist_ok=True)

@@ -233,3 +233,83 @@ def test_every_mode_starts_from_the_same_convolutions(tmp_path, capsys, monkeypa
     jpg, est_qf, known_qf = initial.values()
     np.testing.assert_array_equal(est_qf, jpg)
     np.testing.assert_array_equal(known_qf, jpg)
+
+
+@pytest.mark.parametrize("join", classifier.JOINS)
+def test_every_join_reaches_the_output_and_survives_saving(join, tmp_path):
+    model = classifier.build_classifier((16, 16, 3), 6, width=4, with_parameter=True,
+                                        parameter_join=join)
+    assert classifier.parameter_join(model) == join
+    if join == "input":  # the first convolution sees one channel more than the image has
+        assert model.get_layer("conv1_1").input.shape[-1] == 4
+    if join == "film":  # a gain and a bias for each feature of the first dense layer
+        assert model.get_layer("film_gain").units == model.get_layer("dense1").units
+    rng = np.random.default_rng(0)
+    if join == "film":  # it starts as the identity (gain 1, bias 0): trained weights differ
+        for name in ("film_gain", "film_bias"):
+            layer = model.get_layer(name)
+            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    images = rng.integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
+    low, high = (classifier.predict_probabilities(model, images, np.full(4, q), "jpeg")
+                 for q in (5.0, 95.0))
+    # Inference is deterministic: a parameter cut off from the output changes nothing at all.
+    assert not np.array_equal(low, high)
+    path = tmp_path / "m.keras"
+    classifier.training.save_model(model, path)
+    loaded = classifier.training.load_model(path)
+    assert classifier.parameter_join(loaded) == join
+    np.testing.assert_allclose(classifier.predict_probabilities(loaded, images, np.full(4, 5.0),
+                                                                "jpeg"), low, atol=1e-6)
+
+
+def test_image_only_networks_have_no_join():
+    model = classifier.build_classifier((16, 16, 3), 6, width=4, with_parameter=False,
+                                        parameter_join="film")
+    assert classifier.parameter_join(model) is None and len(model.inputs) == 1
+
+
+def test_a_trained_network_keeps_its_join(tmp_path, capsys):
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    common = ["--mode", "known_nl", "--dataset", dataset, "--weights-dir", tmp_path]
+    status, _, err = run(capsys, *common, *TINY, "--parameter-join", "input")
+    assert status == 0, err
+    assert classifier.parameter_join(classifier.load_classifier("toy", "known_nl", tmp_path)) == \
+        "input"
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((16, 16, 3), 99, np.uint8)).save(photo)
+    status, out, err = run(capsys, *common, "--predict", photo, "--param", "20")
+    assert status == 0 and "true noise sigma 20.0" in out, err
+    # Resuming with another join is refused: the run's flags are kept with its backup.
+    status, _, err = run(capsys, *common, *TINY, "--epochs", "2", "--parameter-join", "film")
+    assert status == 2 and "--parameter-join" in err
+
+
+def test_seeds_share_the_validation_images_but_not_the_training_draws(tmp_path):
+    dataset = classifier.data.load_dataset(str(synthetic_dataset(tmp_path / "toy.npz",
+                                                                 (16, 16, 3), train=24)))
+    drawn = {}
+    for seed in (0, 3):
+        args = classifier.build_parser().parse_args(
+            ["--mode", "known_nl", "--seed", str(seed), *TINY])
+        batches, (inputs, labels) = classifier.training_data(args, dataset, None,
+                                                             tmp_path / f"s{seed}.keras")
+        drawn[seed] = (inputs, labels, batches[0][0]["image"])
+    (val0, labels0, train0), (val3, labels3, train3) = drawn.values()
+    np.testing.assert_array_equal(labels0, labels3)
+    np.testing.assert_array_equal(val0["image"], val3["image"])  # same images, same noise
+    np.testing.assert_array_equal(val0["parameter"], val3["parameter"])
+    assert not np.array_equal(train0, train3)
+
+
+def test_a_corrupt_weights_file_is_named_in_one_line(tmp_path, capsys):
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    good = classifier.build_classifier((16, 16, 3), 6, width=4)
+    path = classifier.weights_path("toy", "org", tmp_path)
+    classifier.training.save_model(good, path)
+    path.write_bytes(path.read_bytes()[:2000])  # truncated, as by a full disk or a bad copy
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(photo)
+    status, _, err = run(capsys, "--mode", "org", "--dataset", dataset, "--weights-dir",
+                         tmp_path, "--predict", photo)
+    assert status == 2
+    assert err.count("\n") == 1 and str(path) in err and "not a valid Keras model" in err

@@ -1,4 +1,5 @@
 """evaluate.py: Eq. (1), the bootstrap, the paper's numbers and a sweep over tiny networks."""
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -202,3 +203,82 @@ def test_fixed_parameter_out_of_range_is_an_error(tiny_setup, capsys):
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "10",
                         "--fixed-parameter", "80") == 2
     assert "80 is out of range" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# A seed study
+# ---------------------------------------------------------------------------------------------
+def test_gain_interval_by_hand():
+    aware = [[1, 1, 0], [1, 0, 0]]  # 2 seeds x 3 images
+    twin = [[1, 0, 0], [0, 0, 0]]
+    # Paired: per-seed gains 1/3 and 1/3 (no seed spread); per-image gains 0.5, 0.5, 0 have
+    # variance 1/12, over 3 images 1/36; t at 1 degree of freedom.
+    gain, low, high = evaluate.gain_interval(aware, twin, paired=True)
+    assert gain == pytest.approx(1 / 3)
+    assert high - gain == pytest.approx(12.706 / 6) and gain - low == pytest.approx(12.706 / 6)
+    # Unpaired: seed spreads (1/18) / 2 each, Welch's 2 degrees of freedom, plus the image term.
+    gain, low, high = evaluate.gain_interval(aware, twin, paired=False)
+    assert high - gain == pytest.approx(4.303 * np.sqrt(1 / 18 + 1 / 36))
+    # One seed: no spread between trainings to measure, so no interval.
+    assert np.isnan(evaluate.gain_interval([[1, 0]], [[0, 0]], paired=True)[1])
+    assert evaluate.t_quantile(4) == 2.776 and evaluate.t_quantile(13) == 2.179
+    assert evaluate.t_quantile(1000) == evaluate.Z_975
+
+
+def test_seed_table_by_hand():
+    values = np.array([0.0, 5.0, 12.0])  # two values in 0-10, one in 11-20
+    correct = {(0, "noisy"): [[1, 0], [1, 1], [0, 0]], (1, "noisy"): [[0, 0], [1, 0], [1, 0]],
+               (0, "known_nl"): [[1, 1], [1, 1], [0, 1]],
+               (1, "known_nl"): [[1, 0], [1, 0], [1, 1]]}
+    correct = {key: np.array(rows, bool) for key, rows in correct.items()}
+    clean = {(0, "noisy"): 0.5, (1, "noisy"): 0.7, (0, "known_nl"): 0.6, (1, "known_nl"): 0.8}
+    groups = {"noisy": [0, 1], "known_nl": [0, 1]}
+    table = evaluate.seed_table(values, correct, clean, groups, "noise", ("cifar10", "noise"))
+    row = table.set_index(["interval", "network"]).loc
+    # 0-10: noisy gets 0.75 and 0.25 over its two seeds, known_nl 1.0 and 0.5.
+    assert row[("0-10", "noisy"), ["mean", "sd", "seeds"]].tolist() == pytest.approx(
+        [0.5, np.sqrt(0.125), 2])
+    assert row[("0-10", "noisy"), "paper"] == 0.851
+    assert row[("0-10", "known_nl"), "mean"] == pytest.approx(0.75)
+    assert row[("0-10", "known_nl"), ["gain", "gain_ci_low", "gain_ci_high"]].tolist() == \
+        pytest.approx([0.25, 0.25, 0.25])  # the same gain for every seed and image
+    assert row[("0-10", "known_nl"), "twin"] == "noisy" and row[("0-10", "known_nl"), "paired"]
+    # 11-20: gains 0 and 1 on the two images, 0.5 on both seeds.
+    assert row[("11-20", "known_nl"), ["gain", "gain_ci_high"]].tolist() == pytest.approx(
+        [0.5, 0.5 + 12.706 * 0.5])
+    assert np.isnan(row[("21-30", "noisy"), "mean"]) and row[("21-30", "noisy"), "values"] == 0
+    assert row[("clean", "noisy"), ["mean", "sd", "seeds"]].tolist() == pytest.approx(
+        [0.6, np.sqrt(0.02), 2])
+
+
+def test_seed_study_over_weights_folders(tiny_setup):
+    first = tiny_setup / "weights"
+    second, third = tiny_setup / "seed1", tiny_setup / "film"
+    second.mkdir()
+    third.mkdir()
+    keras.utils.set_random_seed(1)
+    for mode in evaluate.NETWORKS["noise"]:
+        classifier.build_classifier((16, 16, 3), 3, width=2, with_parameter=mode != "org" and
+                                    mode != "noisy").save(
+            classifier.weights_path("tiny", mode, second))
+    classifier.build_classifier((16, 16, 3), 3, width=2, with_parameter=True,
+                                parameter_join="film").save(
+        classifier.weights_path("tiny", "known_nl", third))
+    assert evaluate.main(["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise",
+                          "--params", "0,12.5,50", "--out", str(tiny_setup / "plots"),
+                          "--weights", str(first), str(second), str(third)]) == 0
+    plots = tiny_setup / "plots"
+    table = pd.read_csv(plots / "tiny_noise_seeds.csv")
+    swept = table[table["values"] > 0]
+    assert set(swept["interval"]) == {"0-10", "11-20", "41-50"}
+    by_network = swept.groupby("network")["seeds"].min().to_dict()
+    assert by_network == {"org": 2, "noisy": 2, "est_nl": 2, "known_nl": 2, "known_nl:film": 1}
+    gains = swept.dropna(subset=["gain_ci_low"])
+    assert set(gains["network"]) == {"est_nl", "known_nl"}  # one film seed: no interval
+    assert (gains["gain_ci_low"] <= gains["gain"]).all() and (
+        gains["gain"] <= gains["gain_ci_high"]).all()
+    assert not swept.loc[swept["network"] == "known_nl:film", "paired"].any()
+    markdown = (plots / "tiny_noise_seeds.md").read_text()
+    assert "Noisy+Known.NL (film join)" in markdown and "no interval from one seed" in markdown
+    assert (plots / "tiny_noise_seeds.png").stat().st_size > 0
+    assert not (plots / "tiny_noise_accuracy.csv").exists()  # the shipped networks' files

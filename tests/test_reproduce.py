@@ -37,11 +37,11 @@ def test_runs_every_stage(tmp_path, commands):
     scripts = [(c[0], c[c.index("--mode") + 1] if "--mode" in c else None) for c in commands]
     assert scripts == [("estimator.py", None), ("classifier.py", "org"),
                        ("classifier.py", "noisy"), ("classifier.py", "est_nl"),
-                       ("evaluate.py", None)]
-    assert all("--width" in c for c in commands[1:4])
-    # The parameter-aware network and its image-only twin get the same recipe.
-    twin, aware = (c[:c.index("--mode")] + c[c.index("--mode") + 2:] for c in commands[2:4])
-    assert twin == aware
+                       ("classifier.py", "known_nl"), ("evaluate.py", None)]
+    assert all("--width" in c for c in commands[1:5])
+    # The parameter-aware networks and their image-only twin get the same recipe.
+    twin, *aware = (c[:c.index("--mode")] + c[c.index("--mode") + 2:] for c in commands[2:5])
+    assert aware == [twin, twin]
 
 
 def test_estimator_runs_start_from_the_run_before(tmp_path, commands):
@@ -85,7 +85,7 @@ def test_skips_trained_stages(tmp_path, commands):
         fake_trained(path, reproduce.flag_value(flags, "--epochs", None))
     fake_trained(classifier.weights_path("set", "jpg", tmp_path / "w"), 99)  # too few epochs
     assert run(tmp_path, "--degradation", "jpeg") == 0
-    assert [c[0] for c in commands] == ["classifier.py"] * 3 + ["evaluate.py"]
+    assert [c[0] for c in commands] == ["classifier.py"] * 4 + ["evaluate.py"]
 
 
 def test_paper_budget_uses_the_defaults(tmp_path, commands):
@@ -118,3 +118,70 @@ def test_quick_budget_is_one_estimator_run_and_shorter_classifiers(tmp_path, com
     # Every budget names a recipe for every degradation the estimator knows.
     for budget in reproduce.BUDGETS.values():
         assert set(budget["estimator"]) == set(estimator.RECIPE_CPU)
+
+
+def test_seeds_train_every_network_once_per_seed_in_its_own_folder(tmp_path, commands):
+    assert run(tmp_path, "--degradation", "noise", "--seeds", "0,3") == 0
+    trainings = [c for c in commands if c[0] == "classifier.py"]
+    assert len(trainings) == 2 * 4
+    for command in trainings:
+        seed = command[command.index("--seed") + 1]
+        assert command[command.index("--weights-dir") + 1] == str(tmp_path / "w" / f"seed{seed}")
+        assert command[command.index("--estimator-dir") + 1] == str(tmp_path / "w")
+    assert [c[c.index("--seed") + 1] for c in trainings] == ["0"] * 4 + ["3"] * 4
+    evaluation = commands[-1]
+    assert evaluation[0] == "evaluate.py"
+    folders = evaluation[evaluation.index("--weights") + 1:evaluation.index("--out")]
+    assert folders == [str(tmp_path / "w" / "seed0"), str(tmp_path / "w" / "seed3")]
+
+
+def test_modes_and_parameter_join(tmp_path, commands):
+    assert run(tmp_path, "--degradation", "noise", "--seeds", "1", "--modes", "noisy,known_nl",
+               "--parameter-join", "film") == 0
+    trainings = [c for c in commands if c[0] == "classifier.py"]
+    assert [c[c.index("--mode") + 1] for c in trainings] == ["noisy", "known_nl"]
+    assert "--parameter-join" not in trainings[0]  # an image-only network has no join
+    assert trainings[1][trainings[1].index("--parameter-join") + 1] == "film"
+
+
+@pytest.mark.parametrize("flags,message", [(["--seeds", "1,x"], "not a comma-separated"),
+                                           (["--seeds", "1,1"], "distinct"),
+                                           (["--modes", "noisy,fancy"], "unknown mode")])
+def test_bad_seeds_or_modes_are_refused(tmp_path, commands, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_:
+        run(tmp_path, *flags)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_two_seeds_from_training_to_the_seed_table(tmp_path, monkeypatch):
+    """reproduce.py --seeds end to end on a tiny dataset, each stage run in this process."""
+    import evaluate
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    dataset = tmp_path / "toy.npz"
+    np.savez(dataset, x_train=rng.integers(0, 256, (16, 16, 16, 3), dtype=np.uint8),
+             y_train=np.arange(16) % 2, x_test=rng.integers(0, 256, (6, 16, 16, 3), np.uint8),
+             y_test=np.arange(6) % 2)
+    weights = tmp_path / "w"
+    estimator_path = estimator.weights_path("noise", weights)
+    fake_trained(estimator_path, 1000)
+    estimator.build_estimator(3, features=4).save(estimator_path)  # a real, untrained one
+    tiny = {**reproduce.BUDGETS["cpu"], "classifier": "--width 2 --epochs 1 --batch-size 8 "
+            "--val-fraction 0.25 --workers 1".split()}
+    monkeypatch.setitem(reproduce.BUDGETS, "cpu", tiny)
+    scripts = {"classifier.py": classifier.main, "evaluate.py": evaluate.main}
+
+    def in_process(command, **kwargs):
+        assert scripts[command[1]](command[2:]) == 0
+    monkeypatch.setattr(subprocess, "run", in_process)
+    assert reproduce.main(["--dataset", str(dataset), "--degradation", "noise", "--weights",
+                           str(weights), "--out", str(tmp_path / "p"), "--seeds", "0,1",
+                           "--modes", "noisy,known_nl"]) == 0
+    for seed in (0, 1):
+        assert training.is_trained(classifier.weights_path("toy", "known_nl",
+                                                           weights / f"seed{seed}"), 1)
+    table = pd.read_csv(tmp_path / "p" / "toy_noise_seeds.csv")
+    assert set(table["network"]) == {"noisy", "known_nl"} and (table["seeds"] == 2).all()
+    gains = table[(table["network"] == "known_nl") & (table["interval"] != "clean")]
+    assert gains["gain_ci_low"].notna().all() and gains["paired"].all()

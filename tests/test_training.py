@@ -101,3 +101,23 @@ def test_a_run_continues_only_with_its_own_settings(tmp_path):
     assert fit(output, 3, settings={"lr_decay": "none", "width": 8}).epoch == [1, 2]
     assert fit(output, 3, fresh=True, settings={"lr_decay": "cosine", "width": 8}).epoch == \
         [0, 1, 2]
+
+
+def test_a_log_without_its_model_or_backup_starts_a_new_run(tmp_path):
+    """A seed's committed log in a fresh clone, whose weights are not committed."""
+    output = tmp_path / "m.keras"
+    fit(output, 2)
+    shutil.rmtree(training.run_paths(output)[0])
+    output.unlink()
+    assert training.epochs_done(output) == 0
+    fit(output, 2)
+    assert len(training.read_log(training.run_paths(output)[1])) == 2 and output.exists()
+
+
+def test_an_unreadable_model_is_a_one_line_data_error(tmp_path):
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip archive")
+    with pytest.raises(data.DataError, match="broken.keras is not a valid Keras model"):
+        training.load_model(broken)
+    with pytest.raises(data.DataError, match="no model file"):
+        training.load_model(tmp_path / "missing.keras")
