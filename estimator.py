@@ -97,17 +97,21 @@ def receptive_field(dilations=DILATIONS, kernel=3):
     return 1 + sum((kernel - 1) * rate for rate in dilations)
 
 
-def load_estimator(degradation, weights_dir=WEIGHTS_DIR):
-    """The estimator in `weights_dir`, else in the folder above it: the seed folders of a
+def find_estimator(degradation, weights_dir=WEIGHTS_DIR):
+    """The estimator's file in `weights_dir`, else in the folder above it: the seed folders of a
     seed study (<weights>/seed<k>/) share the one estimator of <weights>/."""
     path = weights_path(degradation, weights_dir)
     shared = weights_path(degradation, Path(weights_dir).resolve().parent)
     if not path.is_file() and shared.is_file():
-        path = shared
+        return shared
     if not path.is_file():
         raise data.DataError(f"no estimator weights at {path}: train them with "
                              f"`python estimator.py --degradation {degradation}`")
-    return training.load_model(path)
+    return path
+
+
+def load_estimator(degradation, weights_dir=WEIGHTS_DIR):
+    return training.load_model(find_estimator(degradation, weights_dir))
 
 
 def model_channels(model):

@@ -29,6 +29,7 @@ outputs are then the seed study instead:
         --weights weights/seed0 weights/seed1 weights/seed2 weights/seed3 weights/seed4
 """
 import argparse
+import hashlib
 import os
 import time
 import warnings
@@ -44,6 +45,7 @@ import classifier  # noqa: E402
 import data  # noqa: E402
 import degrade  # noqa: E402
 import estimator  # noqa: E402
+import training  # noqa: E402
 
 # The networks compared for each degradation, and each parameter-aware network's image-only twin.
 NETWORKS = {"jpeg": ("org", "jpg", "est_qf", "known_qf"),
@@ -404,33 +406,25 @@ def needs_estimator(networks, estimator_only):
 def evaluate(args):
     dataset = data.load_dataset(args.dataset)
     images, labels = dataset.x_test[: args.limit], dataset.y_test[: args.limit]
-    folders = args.weights
-    study = len(folders) > 1
-    networks = {}
-    for index, folder in enumerate(folders):
-        for mode, model in load_networks(dataset.name, args.degradation, folder,
-                                         args.estimator_only).items():
-            networks[(index, mode) if study else mode] = model
-    estimator_model = None
-    if needs_estimator(networks, args.estimator_only):
-        estimator_model = estimator.load_estimator(args.degradation,
-                                                   args.estimator_dir or folders[0])
     values = sweep_values(args.degradation, args.params)
     if args.fixed_parameter is not None:
         degrade.check_params(args.degradation, [args.fixed_parameter], 1)
+    if len(args.weights) > 1:
+        return evaluate_seeds(args, dataset.name, images, labels, values)
+    networks = load_networks(dataset.name, args.degradation, args.weights[0],
+                             args.estimator_only)
+    estimator_model = None
+    if needs_estimator(networks, args.estimator_only):
+        estimator_model = estimator.load_estimator(args.degradation,
+                                                   args.estimator_dir or args.weights[0])
     print(f"{dataset.name}: {len(images)} test images, {len(values)} {args.degradation} values, "
-          f"{len(folders)} weights folder(s), networks: "
-          f"{', '.join(sorted({network_mode(n) for n in networks})) or 'none (estimator only)'}")
+          f"networks: {', '.join(networks) or 'none (estimator only)'}")
     correct, estimates, timings = sweep(images, labels, args.degradation, values, networks,
                                         estimator_model, args.seed, args.batch_size,
                                         args.fixed_parameter)
     clean = clean_accuracy(images, labels, args.degradation, networks, estimator_model,
                            args.batch_size, args.fixed_parameter)
-    if study:
-        groups = network_groups(networks)
-        write_seed_outputs(args, dataset.name, values, correct, clean, groups, len(images))
-    else:
-        write_outputs(args, dataset.name, values, correct, estimates, len(images), clean)
+    write_outputs(args, dataset.name, values, correct, estimates, len(images), clean)
     report_timings(timings, len(images) * len(values), len(networks))
 
 
@@ -470,12 +464,12 @@ def write_outputs(args, dataset_name, values, correct, estimates, image_count, c
 # ---------------------------------------------------------------------------------------------
 # A seed study: several trainings of each network
 # ---------------------------------------------------------------------------------------------
-def network_groups(networks):
-    """{group: [folder index, ...]}: the trainings of each network. A group is a mode, with its
-    parameter join when that is not the paper's (e.g. "known_nl:film")."""
+def network_groups(joins):
+    """{group: [folder index, ...]}: the trainings of each network, from {(folder index, mode):
+    join}. A group is a mode, with its parameter join when that is not the paper's (e.g.
+    "known_nl:film")."""
     groups = {}
-    for (index, mode), model in networks.items():
-        join = classifier.parameter_join(model)
+    for (index, mode), join in joins.items():
         group = mode if join in (None, "dense") else f"{mode}:{join}"
         groups.setdefault(group, []).append(index)
     order = {mode: position for position, mode in enumerate(classifier.MODES)}
@@ -610,6 +604,132 @@ def gain_figure(table, dataset_name, degradation, path):
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     save_figure(figure, path)
+
+
+class SweepRecord:
+    """<folder>/sweep_<dataset>_<degradation>_<conditions>.npz: what a sweep found for each
+    network of one weights folder (which test images it classifies right at each value, its
+    clean accuracy and its join), with the SHA-256 of its weights file. <conditions> is a digest
+    of the test images, values, noise seed and fixed parameter, so that a run with --params,
+    --limit or --fixed-parameter keeps its own record; an est_* result also keeps the digest of
+    the estimator's file, and is redone when that changes.
+
+    A seed's networks (5 MB each) are not committed, but its record (tens of KB) is: a later
+    seed study reuses a result while the conditions match and the weights file is absent or
+    unchanged, so seeds trained in different sessions add up, and a study that gains a seed
+    classifies only the new seed's networks."""
+
+    def __init__(self, folder, dataset_name, degradation, condition):
+        self.path = Path(folder) / f"sweep_{dataset_name}_{degradation}_{condition['id']}.npz"
+        self.condition = condition
+        self.saved = dict(np.load(self.path, allow_pickle=False)) if self.path.is_file() else {}
+
+    @staticmethod
+    def condition(images, labels, values, seed, fixed, estimator_file):
+        digest = hashlib.sha256()
+        for part in (np.ascontiguousarray(images), np.asarray(labels, np.int64),
+                     np.asarray(values, np.float64), np.array([seed, np.nan if fixed is None
+                                                               else fixed], np.float64)):
+            digest.update(part.tobytes())
+        return {"id": digest.hexdigest()[:12], "values": np.asarray(values, np.float64),
+                "estimator": file_digest(estimator_file) if estimator_file else ""}
+
+    def matches(self, mode):
+        if f"{mode}.correct" not in self.saved:
+            return False
+        return classifier.MODES[mode].parameter != "estimated" or \
+            str(self.saved[f"{mode}.estimator"]) == self.condition["estimator"]
+
+    def result(self, mode, weights_file):
+        """(correct (values x images), clean accuracy or None, join) if still valid, else None."""
+        if not self.matches(mode):
+            return None
+        if Path(weights_file).is_file() and file_digest(weights_file) != str(
+                self.saved[f"{mode}.weights"]):
+            return None
+        count = len(self.condition["values"]), int(self.saved[f"{mode}.images"])
+        correct = np.unpackbits(self.saved[f"{mode}.correct"])[:count[0] * count[1]]
+        clean = float(self.saved[f"{mode}.clean"])
+        join = str(self.saved[f"{mode}.join"]) or None
+        return correct.reshape(count).astype(bool), None if np.isnan(clean) else clean, join
+
+    def save(self, results):
+        """Add {mode: (correct, clean accuracy or None, join, weights file)} and write."""
+        if not results:
+            return
+        arrays = {key: value for key, value in self.saved.items()
+                  if self.matches(key.split(".")[0])}
+        for mode, (correct, clean, join, weights_file) in results.items():
+            arrays[f"{mode}.correct"] = np.packbits(correct)
+            arrays[f"{mode}.images"] = correct.shape[1]
+            arrays[f"{mode}.clean"] = np.nan if clean is None else clean
+            arrays[f"{mode}.join"] = join or ""
+            arrays[f"{mode}.weights"] = file_digest(weights_file)
+            arrays[f"{mode}.estimator"] = self.condition["estimator"] \
+                if classifier.MODES[mode].parameter == "estimated" else ""
+        data.save_npz(self.path, **arrays)
+
+
+def file_digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def evaluate_seeds(args, dataset_name, images, labels, values):
+    """The seed study: sweep the networks of every folder on the same degraded images (the
+    estimator once per value), reusing each folder's SweepRecord where it holds; write
+    *_seeds.*."""
+    folders = [Path(folder) for folder in args.weights]
+    estimator_file = None
+    try:
+        estimator_file = estimator.find_estimator(args.degradation,
+                                                  args.estimator_dir or folders[0])
+    except data.DataError:
+        pass  # an error only if an est_* network must be classified, below
+    condition = SweepRecord.condition(images, labels, values, args.seed, args.fixed_parameter,
+                                      estimator_file)
+    records = [SweepRecord(folder, dataset_name, args.degradation, condition)
+               for folder in folders]
+    correct, clean, joins, networks = {}, {}, {}, {}
+    for index, (folder, record) in enumerate(zip(folders, records)):
+        for mode in NETWORKS[args.degradation]:
+            path = classifier.weights_path(dataset_name, mode, folder)
+            kept = record.result(mode, path)
+            if kept is not None:
+                correct[(index, mode)], accuracy, joins[(index, mode)] = kept
+                if accuracy is not None:
+                    clean[(index, mode)] = accuracy
+            elif path.is_file():
+                networks[(index, mode)] = classifier.load_classifier(dataset_name, mode, folder)
+                joins[(index, mode)] = classifier.parameter_join(networks[(index, mode)])
+            else:
+                warnings.warn(f"no {mode} network at {path}, nor a sweep record of it: skipped",
+                              stacklevel=2)
+    if not joins:
+        raise data.DataError(f"no classifier weights or sweep records for {dataset_name} in "
+                             f"{', '.join(map(str, folders))}")
+    print(f"{dataset_name}: {len(images)} test images, {len(values)} {args.degradation} values, "
+          f"{len(folders)} weights folders: {len(correct)} network(s) from sweep records, "
+          f"{len(networks)} to classify", flush=True)
+    if networks:
+        estimator_model = None
+        if needs_estimator(networks, False):
+            if estimator_file is None:
+                raise data.DataError(f"no {args.degradation} estimator for the est_* networks")
+            estimator_model = training.load_model(estimator_file)
+        swept, _, timings = sweep(images, labels, args.degradation, values, networks,
+                                  estimator_model, args.seed, args.batch_size,
+                                  args.fixed_parameter)
+        swept_clean = clean_accuracy(images, labels, args.degradation, networks,
+                                     estimator_model, args.batch_size, args.fixed_parameter)
+        for index, (folder, record) in enumerate(zip(folders, records)):
+            record.save({mode: (swept[(i, mode)], swept_clean.get((i, mode)), joins[(i, mode)],
+                                classifier.weights_path(dataset_name, mode, folder))
+                         for i, mode in swept if i == index})
+        correct.update(swept)
+        clean.update(swept_clean)
+        report_timings(timings, len(images) * len(values), len(networks))
+    write_seed_outputs(args, dataset_name, values, correct, clean, network_groups(joins),
+                       len(images))
 
 
 def write_seed_outputs(args, dataset_name, values, correct, clean, groups, image_count):

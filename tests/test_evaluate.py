@@ -1,4 +1,6 @@
 """evaluate.py: Eq. (1), the bootstrap, the paper's numbers and a sweep over tiny networks."""
+import shutil
+
 import keras
 import numpy as np
 import pandas as pd
@@ -282,3 +284,31 @@ def test_seed_study_over_weights_folders(tiny_setup):
     assert "Noisy+Known.NL (film join)" in markdown and "no interval from one seed" in markdown
     assert (plots / "tiny_noise_seeds.png").stat().st_size > 0
     assert not (plots / "tiny_noise_accuracy.csv").exists()  # the shipped networks' files
+
+
+def test_sweep_records_stand_in_for_weights_that_are_not_here(tiny_setup, monkeypatch):
+    first, second = tiny_setup / "weights", tiny_setup / "seed1"
+    shutil.copytree(first, second)
+    command = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "jpeg", "--params",
+               "10,90", "--out", str(tiny_setup / "plots"), "--weights", str(first), str(second)]
+    assert evaluate.main(command) == 0
+    table = (tiny_setup / "plots/tiny_jpeg_seeds.csv").read_text()
+    records = list(second.glob("sweep_tiny_jpeg_*.npz"))
+    assert len(records) == 1
+    # The second seed's networks are gone (not committed): its record answers for them, and
+    # nothing is classified again.
+    for network in second.glob("classifier_*.keras"):
+        network.unlink()
+    classified = []
+    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: classified.append(args))
+    monkeypatch.setattr(evaluate, "clean_accuracy", lambda *args, **kwargs: {})
+    assert evaluate.main(command) == 0
+    assert classified == [] and (tiny_setup / "plots/tiny_jpeg_seeds.csv").read_text() == table
+    # A retrained network is classified again; another --params keeps its own record.
+    classifier.build_classifier((16, 16, 3), 3, width=2).save(
+        classifier.weights_path("tiny", "jpg", first))
+    monkeypatch.undo()
+    assert evaluate.main(command) == 0
+    assert (tiny_setup / "plots/tiny_jpeg_seeds.csv").read_text() != table
+    assert evaluate.main(command[:5] + ["10,50,90"] + command[6:]) == 0
+    assert len(list(first.glob("sweep_tiny_jpeg_*.npz"))) == 2
