@@ -142,8 +142,12 @@ def _pool():
     of a small image's round trip, so threads do not scale and processes do."""
     global _POOL
     if _POOL is None:
-        # fork: children need only numpy and PIL, and start in milliseconds.
-        context = multiprocessing.get_context("fork")
+        # Not fork: by the time a sweep needs the pool, the Keras backend (JAX above all) runs
+        # threads, and a child forked from a threaded process can deadlock on a lock that one of
+        # them held. A forkserver child starts clean; it pays a second or two once per program.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else
+                                              "spawn")
         _POOL = ProcessPoolExecutor(cpu_count(), mp_context=context)
         atexit.register(_POOL.shutdown)
     return _POOL

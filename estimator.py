@@ -120,9 +120,17 @@ def model_channels(model):
 
 def check_channels(model, images, what="images"):
     channels = model_channels(model)
-    if images.shape[-1] != channels:
+    if images.shape[-1] != channels and (images.shape[-1], channels) != (1, 3):
         raise data.DataError(f"{what} have {images.shape[-1]} channel(s) but the estimator was "
                              f"trained on {channels}")
+
+
+def fit_channels(model, images, what="images"):
+    """`images` as the estimator takes them. A grayscale image goes to an RGB estimator with its
+    channel repeated three times, as a colour camera records a grey scene; the shipped RGB
+    estimators read such images as well as colour ones (RESULTS.md, grayscale)."""
+    check_channels(model, images, what)
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] != model_channels(model) else images
 
 
 def inference_batch(images):
@@ -132,7 +140,7 @@ def inference_batch(images):
 
 def estimate_maps(model, images):
     """Per-pixel parameter maps (N, H, W) of uint8 images, in degrade.normalize units."""
-    check_channels(model, images)
+    images = fit_channels(model, images)
     maps = model.predict(images.astype(np.float32), batch_size=inference_batch(images),
                          verbose=0)
     return maps[..., 0]

@@ -334,31 +334,51 @@ def save_figure(figure, path):
     pyplot().close(figure)
 
 
+def axis_name(degradation):
+    return {"jpeg": "JPEG quality factor q", "noise": "noise sigma"}.get(
+        degradation, degrade.get_degradation(degradation).meaning)
+
+
 def accuracy_figure(table, dataset_name, degradation, path):
+    """Accuracy against the parameter (Figs 5, 6, 8), with the paper's interval means (Tables 3,
+    4, 6) as dashed segments over their intervals in each network's colour."""
     plt = pyplot()
     figure, axis = plt.subplots(figsize=(6, 4))
+    paper = PAPER_INTERVALS.get(paper_key(dataset_name, degradation)) or {}
     for name in table.columns[1:]:
-        axis.plot(table["param"], table[name], label=LABELS[name], marker="." if len(table) < 30
-                  else None)
-    axis.set_xlabel("JPEG quality factor q" if degradation == "jpeg" else "noise level sigma")
+        line, = axis.plot(table["param"], table[name], label=LABELS[name],
+                          marker="." if len(table) < 30 else None)
+        if name in paper:
+            lows, highs = zip(*INTERVALS[degradation])
+            axis.hlines(paper[name], lows, highs, colors=line.get_color(), linestyles="--",
+                        lw=1.5, gid="paper", label=f"{LABELS[name]}, paper (interval mean)")
+    axis.set_xlabel(axis_name(degradation))
     axis.set_ylabel("accuracy")
-    axis.set_title(f"{dataset_name}, {degradation}")
+    axis.set_title(f"{dataset_name}, {degradation}" + (
+        "; dashed: the paper's interval means" if paper else ""))
     axis.grid(alpha=0.3)
-    axis.legend()
+    axis.legend(fontsize=7)
     save_figure(figure, path)
 
 
 def estimator_figure(table, degradation, path):
+    """Estimated against true parameter (Figs 4, 7), with the paper's Table 2 / 5 (mean +- SD)."""
     plt = pyplot()
     spec = degrade.get_degradation(degradation)
     figure, axis = plt.subplots(figsize=(5, 5))
     axis.plot([spec.low, spec.high], [spec.low, spec.high], color="grey", lw=0.8, label="truth")
     axis.errorbar(table["param"], table["mean"], yerr=table["sd"], fmt=".", capsize=2,
                   label="estimate (mean +- SD)")
-    axis.set_xlabel("true parameter")
-    axis.set_ylabel("estimated parameter")
+    paper = PAPER_ESTIMATES.get(degradation)
+    if paper:
+        values = list(paper)
+        axis.errorbar(values, [paper[v][0] for v in values], yerr=[paper[v][1] for v in values],
+                      fmt="s", mfc="none", color="black", capsize=4, gid="paper",
+                      label=f"paper, Table {PAPER_ESTIMATE_TABLES[degradation]} (CIFAR-10)")
+    axis.set_xlabel(f"true {axis_name(degradation)}")
+    axis.set_ylabel(f"estimated {axis_name(degradation)}")
     axis.grid(alpha=0.3)
-    axis.legend()
+    axis.legend(fontsize=8)
     save_figure(figure, path)
 
 
@@ -403,7 +423,28 @@ def needs_estimator(networks, estimator_only):
                                  for n in networks)
 
 
+def replot(args):
+    """Redraw the figures of --dataset and --degradation from the tables already in --out."""
+    name = data.dataset_name(args.dataset)
+    stem = Path(args.out) / f"{name}_{args.degradation}"
+    figures = {"accuracy": lambda table, path: accuracy_figure(table, name, args.degradation,
+                                                               path),
+               "estimator": lambda table, path: estimator_figure(table, args.degradation, path)}
+    drawn = []
+    for kind, draw in figures.items():
+        table = Path(f"{stem}_{kind}.csv")
+        if table.is_file():
+            draw(pd.read_csv(table), f"{stem}_{kind}.png")
+            drawn.append(f"{stem.name}_{kind}.png")
+    if not drawn:
+        raise data.DataError(f"no {stem.name}_accuracy.csv or _estimator.csv in {args.out} to "
+                             "redraw")
+    print(f"redrew {', '.join(drawn)} in {args.out}")
+
+
 def evaluate(args):
+    if args.replot:
+        return replot(args)
     dataset = data.load_dataset(args.dataset)
     images, labels = dataset.x_test[: args.limit], dataset.y_test[: args.limit]
     values = sweep_values(args.degradation, args.params)
@@ -597,8 +638,7 @@ def gain_figure(table, dataset_name, degradation, path):
             axis.plot(x, rows["paper_gain"], "x", markersize=9, color=line[0].get_color(),
                       label=f"paper, {group_label(network)}")
     axis.set_xticks(np.arange(len(intervals)), intervals)
-    axis.set_xlabel(("JPEG quality factor q" if degradation == "jpeg" else "noise sigma") +
-                    " interval")
+    axis.set_xlabel(f"{axis_name(degradation)} interval")
     axis.set_ylabel("gain over the image-only twin")
     axis.set_title(f"{dataset_name}, {degradation}: gain of the parameter, 95% intervals")
     axis.grid(alpha=0.3)
@@ -778,6 +818,8 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=512,
                         help="classifier inference batch (the estimator picks its own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and bootstrap")
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw the figures from the tables already in --out")
     parser.add_argument("--fixed-parameter", type=float, metavar="VALUE",
                         help="ablation: give every parameter-aware network this value instead "
                         "of its estimate or the truth, to see whether it uses its parameter "

@@ -312,3 +312,62 @@ def test_sweep_records_stand_in_for_weights_that_are_not_here(tiny_setup, monkey
     assert (tiny_setup / "plots/tiny_jpeg_seeds.csv").read_text() != table
     assert evaluate.main(command[:5] + ["10,50,90"] + command[6:]) == 0
     assert len(list(first.glob("sweep_tiny_jpeg_*.npz"))) == 2
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plotting functions draw, kept instead of saved."""
+    drawn = []
+    monkeypatch.setattr(evaluate, "save_figure", lambda figure, path: drawn.append(figure))
+    return drawn
+
+
+def paper_artists(figure):
+    axis = figure.axes[0]
+    return [a for a in [*axis.collections, *axis.lines] if a.get_gid() == "paper"]
+
+
+@pytest.mark.parametrize("dataset,degradation,networks", [
+    ("cifar10-subset", "jpeg", ("org", "jpg", "est_qf", "known_qf")),
+    ("cifar100", "jpeg", ("org", "jpg", "est_qf")),
+    ("cifar10", "noise", ("org", "noisy", "est_nl", "known_nl"))])
+def test_accuracy_figure_draws_the_papers_interval_means(figures, dataset, degradation,
+                                                         networks):
+    values = evaluate.degrade.all_params(degradation)
+    table = pd.DataFrame({"param": values, **{n: np.full(len(values), 0.5) for n in networks}})
+    evaluate.accuracy_figure(table, dataset, degradation, "unused.png")
+    segments = paper_artists(figures[0])
+    # One set of dashed segments per network the paper reports (not known_*), one per interval.
+    assert len(segments) == 3
+    paper = evaluate.PAPER_INTERVALS[evaluate.paper_key(dataset, degradation)]
+    for collection, name in zip(segments, paper):
+        ys = [segment[0][1] for segment in collection.get_segments()]
+        assert ys == pytest.approx(paper[name])
+    assert figures[0].axes[0].get_xlabel() == evaluate.axis_name(degradation)
+
+
+def test_no_paper_segments_for_a_dataset_the_paper_did_not_use(figures):
+    table = pd.DataFrame({"param": [1.0, 50.0], "org": [0.1, 0.2]})
+    evaluate.accuracy_figure(table, "mnist", "jpeg", "unused.png")
+    assert paper_artists(figures[0]) == []
+
+
+@pytest.mark.parametrize("degradation", ["jpeg", "noise"])
+def test_estimator_figure_draws_the_papers_table(figures, degradation):
+    table = pd.DataFrame({"param": [10.0, 20.0], "mean": [11.0, 19.0], "sd": [1.0, 2.0]})
+    evaluate.estimator_figure(table, degradation, "unused.png")
+    (points,) = [c for c in figures[0].axes[0].containers if c.lines[0].get_gid() == "paper"]
+    paper = evaluate.PAPER_ESTIMATES[degradation]
+    x, y = points.lines[0].get_data()
+    assert list(x) == list(paper) and list(y) == [mean for mean, _ in paper.values()]
+    assert "true " in figures[0].axes[0].get_xlabel()
+
+
+def test_replot_redraws_the_figures_from_the_tables(tiny_setup, figures):
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "0,25") == 0
+    drawn = len(figures)
+    for figure in (tiny_setup / "plots").glob("*.png"):
+        figure.unlink()
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--replot") == 0
+    assert len(figures) == drawn + 2  # accuracy and estimator, from their CSVs
+    assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--replot") == 2  # no JPEG tables
