@@ -8,7 +8,7 @@ DATASET ?= ../shared/data/cifar10-subset.npz
 DEGRADATION ?= jpeg
 BUDGET ?= cpu
 
-.PHONY: setup test reproduce
+.PHONY: setup test test-jax reproduce
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,11 @@ $(VENV)/.installed: requirements.txt
 
 test: setup
 	$(PY) -m pytest -q
+
+# The same suite under the JAX backend (CI runs it after `make test`).
+test-jax: setup
+	$(PY) -m pip install --quiet -r requirements-jax.txt
+	KERAS_BACKEND=jax $(PY) -m pytest -q
 
 reproduce: setup
 	$(PY) reproduce.py --dataset $(DATASET) --degradation $(DEGRADATION) --budget $(BUDGET)

@@ -387,10 +387,10 @@ def split_validation(images, labels, fraction, seed):
 # ---------------------------------------------------------------------------------------------
 def train(args):
     spec = get_mode(args.mode)
-    # Fail on a missing estimator before any slow work.
-    estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args)) \
-        if spec.parameter == "estimated" else None
     dataset = data.load_dataset(args.dataset)
+    estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args),
+                                               dataset.image_shape[-1]) \
+        if spec.parameter == "estimated" else None
     output = weights_path(dataset.name, args.mode, args.weights_dir)
     # Seeded after loading the estimator, whose layers draw from the same generator: so every
     # mode starts from the same convolution weights, and twins differ in the parameter only.
@@ -500,9 +500,9 @@ def predict_files(args):
         raise ValueError(f"mode {args.mode} takes the true parameter: give it with --param")
     name = data.dataset_name(args.dataset)
     model = load_classifier(name, args.mode, args.weights_dir)
-    estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args)) \
-        if spec.parameter == "estimated" else None
     shape = model_image_shape(model)
+    estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args), shape[-1]) \
+        if spec.parameter == "estimated" else None
     names = read_class_names(args, name, model.outputs[0].shape[-1])
     images = np.stack([fit_to_network(data.read_image(path, shape[-1]), shape)
                        for path in args.predict])

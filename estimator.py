@@ -48,14 +48,22 @@ RUN_SETTINGS = ("channels", "features", "init", "init_from", "loss", "patch_size
                 "steps_per_epoch", "learning_rate", "lr_decay", "clipnorm", "val_fraction", "seed")
 # Validation patches come from images held out of training, drawn once with their own seed.
 VALIDATION_PATCHES = 512
+# Degradations whose RGB estimator reads a grayscale image, its channel repeated three times, as
+# well as a colour one (RESULTS.md, grayscale: JPEG within 0.5 of the colour bias and SD). Not
+# noise: the same noise in three channels reads as about a quarter of its sigma (3.2 at 10), so
+# grayscale noise needs its own estimator (--channels 1, estimator_noise_gray.keras).
+GRAY_AS_RGB = ("jpeg",)
 # Pixels per inference batch. Seven full-resolution 64-feature maps per image: at 2^18 pixels
 # (512 CIFAR images) a layer's activations pass 130 MB and inference runs at half the speed it
 # has from 2^14 to 2^18 pixels on a 2-core CPU (bench.py, estimator inference rows).
 INFERENCE_PIXELS = 2 ** 17
 
 
-def weights_path(degradation, weights_dir=WEIGHTS_DIR):
-    return Path(weights_dir) / f"estimator_{degradation}.keras"
+def weights_path(degradation, weights_dir=WEIGHTS_DIR, channels=3):
+    """Where the estimator of `degradation` for images of `channels` lives: an RGB one
+    (estimator_<degradation>.keras) or a grayscale one (estimator_<degradation>_gray.keras)."""
+    suffix = "_gray" if channels == 1 else ""
+    return Path(weights_dir) / f"estimator_{degradation}{suffix}.keras"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,21 +105,25 @@ def receptive_field(dilations=DILATIONS, kernel=3):
     return 1 + sum((kernel - 1) * rate for rate in dilations)
 
 
-def find_estimator(degradation, weights_dir=WEIGHTS_DIR):
-    """The estimator's file in `weights_dir`, else in the folder above it: the seed folders of a
-    seed study (<weights>/seed<k>/) share the one estimator of <weights>/."""
-    path = weights_path(degradation, weights_dir)
-    shared = weights_path(degradation, Path(weights_dir).resolve().parent)
-    if not path.is_file() and shared.is_file():
-        return shared
-    if not path.is_file():
-        raise data.DataError(f"no estimator weights at {path}: train them with "
-                             f"`python estimator.py --degradation {degradation}`")
-    return path
+def find_estimator(degradation, weights_dir=WEIGHTS_DIR, channels=3):
+    """The file of the estimator for `channels`-channel images, in `weights_dir` or else in the
+    folder above it (the seed folders of a seed study, <weights>/seed<k>/, share the estimator
+    of <weights>/). Grayscale images with no grayscale estimator go to the RGB one as three
+    equal channels where that reads them as well as colour (GRAY_AS_RGB)."""
+    folders = [Path(weights_dir), Path(weights_dir).resolve().parent]
+    kinds = [channels] + ([3] if channels == 1 and degradation in GRAY_AS_RGB else [])
+    for kind in kinds:
+        for folder in folders:
+            if weights_path(degradation, folder, kind).is_file():
+                return weights_path(degradation, folder, kind)
+    path = weights_path(degradation, weights_dir, channels)
+    hint = f" --channels {channels}" if channels != 3 else ""
+    raise data.DataError(f"no estimator weights at {path}: train them with "
+                         f"`python estimator.py --degradation {degradation}{hint}`")
 
 
-def load_estimator(degradation, weights_dir=WEIGHTS_DIR):
-    return training.load_model(find_estimator(degradation, weights_dir))
+def load_estimator(degradation, weights_dir=WEIGHTS_DIR, channels=3):
+    return training.load_model(find_estimator(degradation, weights_dir, channels))
 
 
 def model_channels(model):
@@ -255,7 +267,7 @@ def train(args):
     validation = degraded_patches(val_images, args.degradation, args.val_patches, patch_size,
                                   np.random.default_rng((args.seed, 1)))
     model = build_estimator(args.channels, args.features, high_pass=args.init == "high-pass")
-    output = weights_path(args.degradation, args.weights_dir)
+    output = weights_path(args.degradation, args.weights_dir, args.channels)
     # A resumed run's weights come from its backup.
     if args.init_from and not training.epochs_done(output, args.fresh):
         start_from(model, args.init_from)
@@ -274,9 +286,13 @@ def train(args):
 # Estimating user images
 # ---------------------------------------------------------------------------------------------
 def predict_files(args):
-    model = load_estimator(args.degradation, args.weights_dir)
+    models = {}
     for path in args.predict:
         image = data.read_image(path)
+        channels = image.shape[-1]
+        if channels not in models:
+            models[channels] = load_estimator(args.degradation, args.weights_dir, channels)
+        model = models[channels]
         check_channels(model, image[None], what=str(path))
         # One pass gives both the map and, as its mean, the estimate.
         normalized_map = estimate_maps(model, image[None])[0]
@@ -325,7 +341,9 @@ def build_parser():
                                 "cut patches from; default: the training images of --dataset")
     training_group.add_argument("--dataset", default="cifar10", help="used without --train-dir")
     training_group.add_argument("--limit", type=int, help="use only the first N dataset images")
-    training_group.add_argument("--channels", type=int, default=3, choices=(1, 3))
+    training_group.add_argument("--channels", type=int, default=3, choices=(1, 3),
+                                help="3: an RGB estimator; 1: a grayscale one, saved as "
+                                "estimator_<degradation>_gray.keras (default 3)")
     training_group.add_argument("--patch-size", type=int, default=64)
     training_group.add_argument("--features", type=int, default=FEATURES,
                                 help="features per layer (the paper's 64; smaller for tests)")

@@ -418,14 +418,30 @@ def load_networks(dataset_name, degradation, weights_dir, estimator_only):
     return networks
 
 
+def check_classes(trained_on, weights_dir, dataset):
+    """Networks trained on `trained_on` must know the test set's classes, in the same order."""
+    path = classifier.class_names_path(trained_on, weights_dir)
+    if path.is_file() and path.read_text().splitlines() != list(dataset.class_names):
+        raise data.DataError(f"the networks of {trained_on} in {weights_dir} know the classes "
+                             f"in {path}, not those of {dataset.name} "
+                             f"({', '.join(dataset.class_names[:4])}, ...)")
+
+
 def needs_estimator(networks, estimator_only):
     return estimator_only or any(classifier.MODES[network_mode(n)].parameter == "estimated"
                                  for n in networks)
 
 
+def output_name(args):
+    """The name of the outputs: the test set's, and with --trained-on (networks trained on
+    another dataset with the same classes) both names, so that nothing is overwritten."""
+    name = data.dataset_name(args.dataset)
+    return name if args.trained_on in (None, name) else f"{name}_trained-on-{args.trained_on}"
+
+
 def replot(args):
     """Redraw the figures of --dataset and --degradation from the tables already in --out."""
-    name = data.dataset_name(args.dataset)
+    name = output_name(args)
     stem = Path(args.out) / f"{name}_{args.degradation}"
     figures = {"accuracy": lambda table, path: accuracy_figure(table, name, args.degradation,
                                                                path),
@@ -450,22 +466,26 @@ def evaluate(args):
     values = sweep_values(args.degradation, args.params)
     if args.fixed_parameter is not None:
         degrade.check_params(args.degradation, [args.fixed_parameter], 1)
+    trained_on, name = args.trained_on or dataset.name, output_name(args)
+    for folder in args.weights:
+        check_classes(trained_on, folder, dataset)
     if len(args.weights) > 1:
-        return evaluate_seeds(args, dataset.name, images, labels, values)
-    networks = load_networks(dataset.name, args.degradation, args.weights[0],
+        return evaluate_seeds(args, trained_on, name, images, labels, values)
+    networks = load_networks(trained_on, args.degradation, args.weights[0],
                              args.estimator_only)
     estimator_model = None
     if needs_estimator(networks, args.estimator_only):
         estimator_model = estimator.load_estimator(args.degradation,
-                                                   args.estimator_dir or args.weights[0])
-    print(f"{dataset.name}: {len(images)} test images, {len(values)} {args.degradation} values, "
+                                                   args.estimator_dir or args.weights[0],
+                                                   images.shape[-1])
+    print(f"{name}: {len(images)} test images, {len(values)} {args.degradation} values, "
           f"networks: {', '.join(networks) or 'none (estimator only)'}")
     correct, estimates, timings = sweep(images, labels, args.degradation, values, networks,
                                         estimator_model, args.seed, args.batch_size,
                                         args.fixed_parameter)
     clean = clean_accuracy(images, labels, args.degradation, networks, estimator_model,
                            args.batch_size, args.fixed_parameter)
-    write_outputs(args, dataset.name, values, correct, estimates, len(images), clean)
+    write_outputs(args, name, values, correct, estimates, len(images), clean)
     report_timings(timings, len(images) * len(values), len(networks))
 
 
@@ -714,7 +734,7 @@ def file_digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def evaluate_seeds(args, dataset_name, images, labels, values):
+def evaluate_seeds(args, dataset_name, outputs_name, images, labels, values):
     """The seed study: sweep the networks of every folder on the same degraded images (the
     estimator once per value), reusing each folder's SweepRecord where it holds; write
     *_seeds.*."""
@@ -722,7 +742,8 @@ def evaluate_seeds(args, dataset_name, images, labels, values):
     estimator_file = None
     try:
         estimator_file = estimator.find_estimator(args.degradation,
-                                                  args.estimator_dir or folders[0])
+                                                  args.estimator_dir or folders[0],
+                                                  images.shape[-1])
     except data.DataError:
         pass  # an error only if an est_* network must be classified, below
     condition = SweepRecord.condition(images, labels, values, args.seed, args.fixed_parameter,
@@ -768,7 +789,7 @@ def evaluate_seeds(args, dataset_name, images, labels, values):
         correct.update(swept)
         clean.update(swept_clean)
         report_timings(timings, len(images) * len(values), len(networks))
-    write_seed_outputs(args, dataset_name, values, correct, clean, network_groups(joins),
+    write_seed_outputs(args, outputs_name, values, correct, clean, network_groups(joins),
                        len(images))
 
 
@@ -810,6 +831,10 @@ def build_parser():
                         "seed study's outputs (*_seeds.*) instead of the per-network ones")
     parser.add_argument("--estimator-dir", help="folder of the estimator (default: the first "
                         "--weights folder, else the folder above it)")
+    parser.add_argument("--trained-on", metavar="NAME",
+                        help="evaluate the networks trained on dataset NAME (e.g. cifar10-q75) "
+                        "on --dataset's test images, which must have the same classes; outputs "
+                        "are named <dataset>_trained-on-<NAME>_*")
     parser.add_argument("--out", default="plots", help="folder of the tables and figures")
     parser.add_argument("--limit", type=int, help="use only the first N test images")
     parser.add_argument("--params", help="comma-separated values instead of the full sweep")

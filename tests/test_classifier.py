@@ -38,7 +38,7 @@ def synthetic_dataset(path, shape, train=12, test=6, seed=0):
 def tiny_estimators(weights_dir, channels):
     for name in ("jpeg", "noise"):
         estimator.build_estimator(channels, features=4).save(
-            estimator.weights_path(name, weights_dir))
+            estimator.weights_path(name, weights_dir, channels))
 
 
 def run(capsys, *argv):

@@ -75,6 +75,29 @@ def test_folder_dataset(tmp_path, channels):
     assert dataset.y_train.tolist() == [0, 0, 0, 1, 1, 1]
 
 
+def test_a_folder_is_decoded_once_then_read_from_the_cache(tmp_path, folder_cache,
+                                                          monkeypatch):
+    write_folder_dataset(tmp_path / "pets", 3)
+    first = data.load_dataset(str(tmp_path / "pets"))
+    assert len(list(folder_cache.glob("pets-*.npz"))) == 1
+    decoded = []
+    stack = data._stack_images
+    monkeypatch.setattr(data, "_stack_images", lambda files: decoded.append(files) or
+                        stack(files))
+    again = data.load_dataset(str(tmp_path / "pets"))
+    assert decoded == []
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+    np.testing.assert_array_equal(again.y_test, first.y_test)
+    # A changed file is a new folder: decoded again, never served stale.
+    changed = random_images(1, 10, 12, 3, seed=9)[0]
+    Image.fromarray(changed).save(tmp_path / "pets/test/dog/1.png")
+    fresh = data.load_dataset(str(tmp_path / "pets"))
+    assert len(decoded) == 2 and np.array_equal(fresh.x_test[-1], changed)
+    monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
+    data.load_dataset(str(tmp_path / "pets"))
+    assert len(decoded) == 4 and len(list(folder_cache.glob("pets-*.npz"))) == 2
+
+
 def test_folder_with_mixed_sizes_is_rejected(tmp_path):
     write_folder_dataset(tmp_path / "pets", 3)
     Image.fromarray(random_images(1, 20, 20, 3)[0]).save(tmp_path / "pets/train/cat/odd.png")

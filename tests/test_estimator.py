@@ -85,9 +85,11 @@ def test_inference_batch_follows_the_pixel_budget():
 
 
 def test_channel_mismatch_is_an_error():
-    model = estimator.build_estimator(channels=3, features=4)
-    with pytest.raises(ValueError, match="1 channel.*trained on 3"):
-        estimator.estimate(model, np.zeros((1, 8, 8, 1), np.uint8), "jpeg")
+    """Colour images cannot go to a grayscale estimator (the reverse works: see
+    test_keras_datasets.test_a_gray_image_reads_as_its_colour_copy_with_equal_channels)."""
+    model = estimator.build_estimator(channels=1, features=4)
+    with pytest.raises(ValueError, match="3 channel.*trained on 1"):
+        estimator.estimate(model, np.zeros((1, 8, 8, 3), np.uint8), "jpeg")
 
 
 @pytest.mark.parametrize("degradation", ["jpeg", "noise", "blur"])

@@ -371,3 +371,23 @@ def test_replot_redraws_the_figures_from_the_tables(tiny_setup, figures):
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--replot") == 0
     assert len(figures) == drawn + 2  # accuracy and estimator, from their CSVs
     assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--replot") == 2  # no JPEG tables
+
+
+def test_networks_trained_on_another_dataset_with_the_same_classes(tiny_setup):
+    rng = np.random.default_rng(5)
+    other = tiny_setup / "other.npz"
+    np.savez(other, x_train=rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8),
+             y_train=np.array([0, 1, 2, 0]),
+             x_test=rng.integers(0, 256, (9, 16, 16, 3), dtype=np.uint8), y_test=np.arange(9) % 3)
+    assert evaluate.main(["--dataset", str(other), "--trained-on", "tiny", "--degradation",
+                          "noise", "--params", "0,30", "--weights", str(tiny_setup / "weights"),
+                          "--out", str(tiny_setup / "plots")]) == 0
+    written = sorted(p.name for p in (tiny_setup / "plots").iterdir())
+    assert "other_trained-on-tiny_noise_intervals.md" in written
+    assert not any(name.startswith(("tiny_", "other_noise")) for name in written)
+    # Networks that know other classes are refused, not silently misread.
+    classifier.write_class_names(classifier.class_names_path("tiny", tiny_setup / "weights"),
+                                 ["ant", "bee", "cat"])
+    assert evaluate.main(["--dataset", str(other), "--trained-on", "tiny", "--degradation",
+                          "noise", "--params", "0", "--weights", str(tiny_setup / "weights"),
+                          "--out", str(tiny_setup / "plots")]) == 2

@@ -108,7 +108,8 @@ def test_cifar10_through_keras_datasets(keras_home, tmp_path, capsys):
 
 @pytest.mark.parametrize("dataset", ["mnist", "npz"])
 def test_the_proposed_method_runs_on_grayscale_data(dataset, keras_home, tmp_path):
-    """est_nl and est_qf on 1-channel images, with the shipped kind of estimator: RGB."""
+    """est_nl and est_qf on 1-channel images: JPEG with the RGB estimator, noise with the
+    grayscale one (estimator.GRAY_AS_RGB)."""
     rng = np.random.default_rng(2)
     splits = {"x_train": rng.integers(0, 256, (16, 28, 28), dtype=np.uint8),
               "y_train": np.arange(16) % 10,
@@ -123,9 +124,8 @@ def test_the_proposed_method_runs_on_grayscale_data(dataset, keras_home, tmp_pat
     weights = tmp_path / "weights"
     weights.mkdir()
     keras.utils.set_random_seed(0)
-    for degradation in ("jpeg", "noise"):
-        estimator.build_estimator(3, features=4).save(estimator.weights_path(degradation,
-                                                                             weights))
+    estimator.build_estimator(3, features=4).save(estimator.weights_path("jpeg", weights))
+    estimator.build_estimator(1, features=4).save(estimator.weights_path("noise", weights, 1))
     name = data.dataset_name(str(dataset))
     for mode, degradation in (("est_nl", "noise"), ("est_qf", "jpeg")):
         run(classifier.main, "--mode", mode, "--dataset", dataset, "--weights-dir", weights,
@@ -142,6 +142,15 @@ def test_a_gray_image_reads_as_its_colour_copy_with_equal_channels():
     gray = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 1), dtype=np.uint8)
     np.testing.assert_array_equal(estimator.estimate(model, gray, "noise"),
                                   estimator.estimate(model, np.repeat(gray, 3, axis=-1), "noise"))
-    with pytest.raises(data.DataError, match="3 channel"):
-        estimator.estimate(estimator.build_estimator(1, features=4),
-                           np.repeat(gray, 3, axis=-1), "noise")
+
+
+def test_grayscale_noise_needs_a_grayscale_estimator(tmp_path):
+    estimator.build_estimator(3, features=4).save(estimator.weights_path("noise", tmp_path))
+    with pytest.raises(data.DataError, match="--channels 1"):
+        estimator.find_estimator("noise", tmp_path, channels=1)
+    assert estimator.find_estimator("noise", tmp_path, channels=3).name == "estimator_noise.keras"
+    estimator.build_estimator(3, features=4).save(estimator.weights_path("jpeg", tmp_path))
+    assert estimator.find_estimator("jpeg", tmp_path, channels=1).name == "estimator_jpeg.keras"
+    estimator.build_estimator(1, features=4).save(estimator.weights_path("jpeg", tmp_path, 1))
+    assert estimator.find_estimator("jpeg", tmp_path, channels=1).name == \
+        "estimator_jpeg_gray.keras"
