@@ -76,6 +76,27 @@ def dataset_name(spec):
         Path(spec.rstrip("/\\")).name
 
 
+GRAYSCALE_KERAS_DATASETS = ("mnist", "fashion_mnist")
+
+
+def dataset_channels(spec):
+    """1 or 3, without loading the whole dataset (None if `spec` cannot be read)."""
+    path = Path(spec)
+    if spec in KERAS_DATASETS and not path.exists():
+        return 1 if spec in GRAYSCALE_KERAS_DATASETS else 3
+    try:
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as archive:
+                shape = archive["x_train"].shape
+            return 1 if len(shape) == 3 else shape[-1]
+        if path.is_dir():
+            first_class = next(p for p in sorted((path / "train").iterdir()) if p.is_dir())
+            return read_image(image_files(first_class)[0]).shape[-1]
+    except (OSError, ValueError, KeyError, StopIteration, IndexError):
+        return None
+    return None
+
+
 def load_dataset(spec):
     """Load `spec` (a Keras dataset name, an .npz or a folder): see the module docstring."""
     path = Path(spec)

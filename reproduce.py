@@ -62,13 +62,22 @@ def seed_dirs(weights, seeds):
     return [Path(weights)] if seeds is None else [Path(weights) / f"seed{seed}" for seed in seeds]
 
 
-def estimator_runs(degradation, runs, weights):
+def estimator_runs(degradation, runs, weights, channels=3):
     """(flags, model path) of each estimator run: the last writes to `weights`, each earlier one
     to `weights`/stage<N>, and every run after the first starts from the one before."""
-    paths = [estimator.weights_path(degradation, Path(weights) / f"stage{number}")
-             for number in range(1, len(runs))] + [estimator.weights_path(degradation, weights)]
-    return [(flags + (["--init-from", str(paths[number - 1])] if number else []), path)
+    paths = [estimator.weights_path(degradation, Path(weights) / f"stage{number}", channels)
+             for number in range(1, len(runs))] + [
+        estimator.weights_path(degradation, weights, channels)]
+    extra = ["--channels", str(channels)] if channels != 3 else []
+    return [(flags + extra + (["--init-from", str(paths[number - 1])] if number else []), path)
             for number, (flags, path) in enumerate(zip(runs, paths))]
+
+
+def estimator_channels(dataset, degradation):
+    """1 where the dataset is grayscale and the RGB estimator cannot read gray images of this
+    degradation (estimator.GRAY_AS_RGB), else 3."""
+    gray = data.dataset_channels(dataset) == 1
+    return 1 if gray and degradation not in estimator.GRAY_AS_RGB else 3
 
 
 def flag_value(flags, name, default):
@@ -88,7 +97,8 @@ def run_stage(title, script, arguments, output=None, epochs=None):
 def reproduce(args):
     budget = BUDGETS[args.budget]
     train_dir = ["--train-dir", args.train_dir] if args.train_dir else ["--dataset", args.dataset]
-    runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], args.weights)
+    runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], args.weights,
+                          estimator_channels(args.dataset, args.degradation))
     for number, (flags, path) in enumerate(runs, start=1):
         run_stage(f"estimator ({args.degradation}, run {number} of {len(runs)})", "estimator.py",
                   ["--degradation", args.degradation, *train_dir, "--weights-dir",

@@ -98,6 +98,17 @@ def test_a_folder_is_decoded_once_then_read_from_the_cache(tmp_path, folder_cach
     assert len(decoded) == 4 and len(list(folder_cache.glob("pets-*.npz"))) == 2
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dataset_channels_without_loading_it(tmp_path, channels):
+    write_folder_dataset(tmp_path / "pets", channels)
+    assert data.dataset_channels(str(tmp_path / "pets")) == channels
+    np.savez(tmp_path / "x.npz", x_train=random_images(2, 8, 8, channels)[..., 0] if
+             channels == 1 else random_images(2, 8, 8, 3))
+    assert data.dataset_channels(str(tmp_path / "x.npz")) == channels
+    assert data.dataset_channels("mnist") == 1 and data.dataset_channels("cifar100") == 3
+    assert data.dataset_channels(str(tmp_path / "missing.npz")) is None
+
+
 def test_folder_with_mixed_sizes_is_rejected(tmp_path):
     write_folder_dataset(tmp_path / "pets", 3)
     Image.fromarray(random_images(1, 20, 20, 3)[0]).save(tmp_path / "pets/train/cat/odd.png")

@@ -185,3 +185,20 @@ def test_two_seeds_from_training_to_the_seed_table(tmp_path, monkeypatch):
     assert set(table["network"]) == {"noisy", "known_nl"} and (table["seeds"] == 2).all()
     gains = table[(table["network"] == "known_nl") & (table["interval"] != "clean")]
     assert gains["gain_ci_low"].notna().all() and gains["paired"].all()
+
+
+@pytest.mark.parametrize("degradation,channels", [("noise", 1), ("jpeg", 3)])
+def test_a_grayscale_dataset_gets_a_grayscale_noise_estimator(tmp_path, commands, degradation,
+                                                              channels):
+    import numpy as np
+    gray = tmp_path / "gray.npz"
+    np.savez(gray, x_train=np.zeros((4, 8, 8), np.uint8), y_train=np.zeros(4),
+             x_test=np.zeros((2, 8, 8), np.uint8), y_test=np.zeros(2))
+    assert reproduce.main(["--dataset", str(gray), "--degradation", degradation, "--weights",
+                           str(tmp_path / "w"), "--out", str(tmp_path / "p")]) == 0
+    runs = [c for c in commands if c[0] == "estimator.py"]
+    assert all(("--channels" in c) == (channels == 1) for c in runs)
+    last = runs[-1]
+    assert last[last.index("--weights-dir") + 1] == str(tmp_path / "w")
+    if channels == 1:
+        assert last[last.index("--channels") + 1] == "1"
