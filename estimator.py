@@ -116,8 +116,8 @@ def find_estimator(degradation, weights_dir=WEIGHTS_DIR, channels=3):
         for folder in folders:
             if weights_path(degradation, folder, kind).is_file():
                 return weights_path(degradation, folder, kind)
-    path = weights_path(degradation, weights_dir, channels)
-    hint = f" --channels {channels}" if channels != 3 else ""
+    path = weights_path(degradation, weights_dir, kinds[-1])
+    hint = f" --channels {kinds[-1]}" if kinds[-1] != 3 else ""
     raise data.DataError(f"no estimator weights at {path}: train them with "
                          f"`python estimator.py --degradation {degradation}{hint}`")
 
