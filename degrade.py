@@ -15,6 +15,7 @@ import atexit
 import io
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -146,8 +147,13 @@ def _pool():
         # threads, and a child forked from a threaded process can deadlock on a lock that one of
         # them held. A forkserver child starts clean; it pays a second or two once per program.
         methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else
-                                              "spawn")
+        method = "forkserver" if "forkserver" in methods else "spawn"
+        # Those workers import the main module; a program read from standard input has none
+        # to import, and only fork can serve it.
+        main_file = getattr(sys.modules["__main__"], "__file__", None)
+        if main_file and not os.path.exists(main_file) and "fork" in methods:
+            method = "fork"
+        context = multiprocessing.get_context(method)
         _POOL = ProcessPoolExecutor(cpu_count(), mp_context=context)
         atexit.register(_POOL.shutdown)
     return _POOL
