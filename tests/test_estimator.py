@@ -236,6 +236,23 @@ def test_shipped_jpeg_estimator_reads_quality_30_from_a_png(tmp_path):
     assert len(estimates) == 4 and all(abs(value - 30) < 10 for value in estimates), estimates
 
 
+@pytest.mark.skipif(not CIFAR_SUBSET.is_file(), reason=f"real data not found at {CIFAR_SUBSET}")
+def test_shipped_estimators_read_gray_images(tmp_path):
+    """Gray CIFAR test images at sigma 30 and at q 30: the gray noise estimator, and the RGB
+    JPEG one given the channel three times, are within 5 of the truth on average."""
+    with np.load(CIFAR_SUBSET) as archive:
+        gray = np.stack([np.asarray(Image.fromarray(image).convert("L"))
+                         for image in archive["x_test"][:32]])[..., None]
+    noisy = degrade.noise(gray, 30, np.random.default_rng(0))
+    noise_model = estimator.load_estimator("noise", REPO / "weights", channels=1)
+    assert noise_model.inputs[0].shape[-1] == 1
+    assert abs(estimator.estimate(noise_model, noisy, "noise").mean() - 30) < 5
+    jpeg_model = estimator.load_estimator("jpeg", REPO / "weights", channels=1)
+    assert jpeg_model.inputs[0].shape[-1] == 3  # estimator.GRAY_AS_RGB
+    compressed = degrade.jpeg(gray, 30)
+    assert abs(estimator.estimate(jpeg_model, compressed, "jpeg").mean() - 30) < 5
+
+
 @pytest.mark.parametrize("setup,message", [
     ("no weights", "no estimator weights at weights/estimator_jpeg.keras"),
     ("missing image", "image missing.png not found"),
