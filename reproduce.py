@@ -97,7 +97,8 @@ def run_stage(title, script, arguments, output=None, epochs=None):
 def reproduce(args):
     budget = BUDGETS[args.budget]
     train_dir = ["--train-dir", args.train_dir] if args.train_dir else ["--dataset", args.dataset]
-    runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], args.weights,
+    estimator_dir = args.estimator_dir or args.weights
+    runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], estimator_dir,
                           estimator_channels(args.dataset, args.degradation))
     for number, (flags, path) in enumerate(runs, start=1):
         run_stage(f"estimator ({args.degradation}, run {number} of {len(runs)})", "estimator.py",
@@ -110,8 +111,10 @@ def reproduce(args):
     for seed, folder in zip(args.seeds or [None], folders):
         for mode in modes:
             flags = list(budget["classifier"])
+            if seed is not None or args.estimator_dir:
+                flags += ["--estimator-dir", estimator_dir]
             if seed is not None:
-                flags += ["--seed", str(seed), "--estimator-dir", args.weights]
+                flags += ["--seed", str(seed)]
             if classifier.MODES[mode].has_parameter and args.parameter_join != "dense":
                 flags += ["--parameter-join", args.parameter_join]
             title = f"classifier {mode}" + ("" if seed is None else f", seed {seed}")
@@ -121,7 +124,8 @@ def reproduce(args):
                       flag_value(flags, "--epochs", classifier.build_parser().get_default("epochs")))
     run_stage("evaluation", "evaluate.py",
               ["--dataset", args.dataset, "--degradation", args.degradation, "--weights",
-               *map(str, folders), "--out", args.out])
+               *map(str, folders), "--out", args.out,
+               *(["--estimator-dir", args.estimator_dir] if args.estimator_dir else [])])
 
 
 def seed_list(text):
@@ -156,6 +160,8 @@ def build_parser():
                         "../shared/data if present, else the dataset's training images)")
     parser.add_argument("--weights", default="weights",
                         help="the estimator's folder, and the classifiers' unless --seeds")
+    parser.add_argument("--estimator-dir", help="train (or find) the estimator here instead of "
+                        "in --weights, e.g. weights/ for a join ablation in weights/join-film")
     parser.add_argument("--seeds", type=seed_list, metavar="K,K,...",
                         help="train every classifier once per seed, into <weights>/seed<K>/, "
                         "sharing the estimator of <weights>; a seed sets the initial weights "

@@ -137,8 +137,12 @@ def test_seeds_train_every_network_once_per_seed_in_its_own_folder(tmp_path, com
 
 def test_modes_and_parameter_join(tmp_path, commands):
     assert run(tmp_path, "--degradation", "noise", "--seeds", "1", "--modes", "noisy,known_nl",
-               "--parameter-join", "film") == 0
+               "--parameter-join", "film", "--estimator-dir", str(tmp_path / "shared")) == 0
+    (estimator_run,) = [c for c in commands if c[0] == "estimator.py"]
+    assert estimator_run[estimator_run.index("--weights-dir") + 1] == str(tmp_path / "shared")
     trainings = [c for c in commands if c[0] == "classifier.py"]
+    assert all(c[c.index("--estimator-dir") + 1] == str(tmp_path / "shared") for c in trainings)
+    assert commands[-1][commands[-1].index("--estimator-dir") + 1] == str(tmp_path / "shared")
     assert [c[c.index("--mode") + 1] for c in trainings] == ["noisy", "known_nl"]
     assert "--parameter-join" not in trainings[0]  # an image-only network has no join
     assert trainings[1][trainings[1].index("--parameter-join") + 1] == "film"
