@@ -551,14 +551,17 @@ def seed_table(values, correct, clean, groups, degradation, paper):
         inside = (values >= low) & (values <= high)
         for group, folders in groups.items():
             mode = group.split(":")[0]
+            row = {"interval": f"{low}-{high}", "network": group, "values": int(inside.sum()),
+                   "paper": paper_numbers.get(mode, (np.nan,) * 5)[position]}
+            rows.append(row)
+            if not inside.any():  # a --params sweep that left this interval out
+                row.update({"mean": np.nan, "sd": np.nan, "seeds": len(folders)})
+                continue
             # Eq. (1) per image: the share of the interval's values at which it is right.
             per_image = {index: correct[(index, mode)][inside].mean(axis=0) for index in folders}
-            row = {"interval": f"{low}-{high}", "network": group, "values": int(inside.sum())}
-            row.update(spread([a.mean() for a in per_image.values()]) if inside.any() else
-                       {"mean": np.nan, "sd": np.nan, "seeds": len(folders)})
-            row["paper"] = paper_numbers.get(mode, (np.nan,) * 5)[position]
+            row.update(spread([a.mean() for a in per_image.values()]))
             twin = TWINS.get(mode)
-            if twin in groups and inside.any():
+            if twin in groups:
                 twin_folders = groups[twin]
                 paired = set(folders) <= set(twin_folders)
                 twin_image = {index: correct[(index, twin)][inside].mean(axis=0)
@@ -571,10 +574,9 @@ def seed_table(values, correct, clean, groups, degradation, paper):
                 if mode in paper_numbers and twin in paper_numbers:
                     row["paper_gain"] = paper_numbers[mode][position] - paper_numbers[twin][
                         position]
-            rows.append(row)
     for group, folders in groups.items():
-        accuracies = [clean[(index, group.split(":")[0])] for index in folders
-                      if (index, group.split(":")[0]) in clean]
+        mode = group.split(":")[0]
+        accuracies = [clean[(index, mode)] for index in folders if (index, mode) in clean]
         if accuracies:
             rows.append({"interval": "clean", "network": group, **spread(accuracies)})
     columns = ["interval", "network", "values", "mean", "sd", "seeds", "paper", "twin", "gain",
@@ -739,13 +741,13 @@ def evaluate_seeds(args, dataset_name, outputs_name, images, labels, values):
     estimator once per value), reusing each folder's SweepRecord where it holds; write
     *_seeds.*."""
     folders = [Path(folder) for folder in args.weights]
-    estimator_file = None
+    estimator_file, missing_estimator = None, None
     try:
         estimator_file = estimator.find_estimator(args.degradation,
                                                   args.estimator_dir or folders[0],
                                                   images.shape[-1])
-    except data.DataError:
-        pass  # an error only if an est_* network must be classified, below
+    except data.DataError as error:
+        missing_estimator = error  # an error only if an est_* network must be classified
     condition = SweepRecord.condition(images, labels, values, args.seed, args.fixed_parameter,
                                       estimator_file)
     records = [SweepRecord(folder, dataset_name, args.degradation, condition)
@@ -774,8 +776,8 @@ def evaluate_seeds(args, dataset_name, outputs_name, images, labels, values):
     if networks:
         estimator_model = None
         if needs_estimator(networks, False):
-            if estimator_file is None:
-                raise data.DataError(f"no {args.degradation} estimator for the est_* networks")
+            if missing_estimator is not None:
+                raise missing_estimator
             estimator_model = training.load_model(estimator_file)
         swept, _, timings = sweep(images, labels, args.degradation, values, networks,
                                   estimator_model, args.seed, args.batch_size,
