@@ -13,6 +13,7 @@ import hashlib
 import os
 import sys
 import warnings
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,15 +87,25 @@ def dataset_channels(spec):
         return 1 if spec in GRAYSCALE_KERAS_DATASETS else 3
     try:
         if path.is_file():
-            with np.load(path, allow_pickle=False) as archive:
-                shape = archive["x_train"].shape
+            shape = npz_shape(path, "x_train")
             return 1 if len(shape) == 3 else shape[-1]
         if path.is_dir():
             first_class = next(p for p in sorted((path / "train").iterdir()) if p.is_dir())
             return read_image(image_files(first_class)[0]).shape[-1]
-    except (OSError, ValueError, KeyError, StopIteration, IndexError):
+    except (OSError, ValueError, KeyError, StopIteration, IndexError, zipfile.BadZipFile):
         return None
     return None
+
+
+def npz_shape(path, key):
+    """The shape of array `key` of an .npz, from its header alone (np.load would read it all)."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"{path}: {key} has .npy format {version}, which is not read here")
+        return read_header(member)[0]
 
 
 def load_dataset(spec):

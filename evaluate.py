@@ -21,6 +21,9 @@ outputs are then the seed study instead:
   <dataset>_<degradation>_seeds.png       its gain over its image-only twin with a 95% interval
                                           that holds both training spread and test sampling
 
+--compare puts such tables of several settings (data size, width, join) side by side, with no
+sweep, in <dataset>_<degradation>_settings.csv and .md.
+
     python evaluate.py --dataset cifar10 --degradation jpeg
     python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise
     python evaluate.py --dataset cifar10 --degradation jpeg --params 1,10,50 --limit 200
@@ -461,6 +464,8 @@ def replot(args):
 def evaluate(args):
     if args.replot:
         return replot(args)
+    if args.compare:
+        return compare(args)
     dataset = data.load_dataset(args.dataset)
     images, labels = dataset.x_test[: args.limit], dataset.y_test[: args.limit]
     values = sweep_values(args.degradation, args.params)
@@ -810,6 +815,142 @@ def write_seed_outputs(args, dataset_name, values, correct, clean, groups, image
     print(f"wrote {stem.name}.csv, .md, .png in {args.out}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Settings side by side: data size, width, join
+# ---------------------------------------------------------------------------------------------
+def read_results(path):
+    """The results of an earlier evaluation in one long form: interval ("clean" too), network,
+    accuracy, gain, gain_ci_low, gain_ci_high, seeds. `path`: an _intervals.csv (one training;
+    its clean accuracies are in the _clean.csv beside it) or a _seeds.csv (several)."""
+    path = Path(path)
+    if not path.is_file():
+        raise data.DataError(f"{path} does not exist: run evaluate.py for that setting first")
+    table = pd.read_csv(path)
+    if path.name.endswith("_seeds.csv"):
+        return table.rename(columns={"mean": "accuracy"})
+    if not path.name.endswith("_intervals.csv"):
+        raise data.DataError(f"{path}: --compare reads the _intervals.csv or _seeds.csv that "
+                             "evaluate.py writes")
+    networks = [name for name in LABELS if name in table.columns]
+    rows = []
+    for record in table.to_dict("records"):
+        for name in networks:
+            gain = f"{name}-{TWINS.get(name)}"
+            rows.append({"interval": record["interval"], "network": name, "seeds": 1,
+                         "accuracy": record[name], "gain": record.get(gain, np.nan),
+                         "gain_ci_low": record.get(f"{gain} ci_low", np.nan),
+                         "gain_ci_high": record.get(f"{gain} ci_high", np.nan)})
+    clean = path.with_name(path.name.replace("_intervals.csv", "_clean.csv"))
+    if clean.is_file():
+        rows += [{"interval": "clean", "network": row["network"], "accuracy": row["accuracy"],
+                  "seeds": 1} for row in pd.read_csv(clean).to_dict("records")]
+    return pd.DataFrame(rows)
+
+
+def settings_table(settings):
+    """One long table of several settings: [(label, results, fixed results or None)] ->
+    the rows of read_results with a `setting` column, and `worth`: what the true or estimated
+    parameter adds over the --fixed-parameter ablation of the same network."""
+    tables = []
+    for label, results, fixed in settings:
+        table = results.copy()
+        table.insert(0, "setting", label)
+        if fixed is not None:
+            fixed_accuracy = fixed.set_index(["interval", "network"])["accuracy"]
+            keys = pd.MultiIndex.from_frame(table[["interval", "network"]])
+            table["worth"] = table["accuracy"].to_numpy() - fixed_accuracy.reindex(keys).to_numpy()
+        tables.append(table)
+    columns = ["setting", "interval", "network", "accuracy", "seeds", "gain", "gain_ci_low",
+               "gain_ci_high", "worth"]
+    return pd.concat(tables, ignore_index=True).reindex(columns=columns)
+
+
+def settings_markdown(table, degradation, paper):
+    """Clean accuracy per setting and network; then per parameter-aware network its gain over
+    its twin per interval, the paper's beside it; then what its parameter is worth."""
+    settings = list(dict.fromkeys(table["setting"]))
+    networks = [n for n in dict.fromkeys(table["network"])]
+    intervals = [f"{low}-{high}" for low, high in INTERVALS[degradation]]
+    cell = {(r["setting"], r["interval"], r["network"]): r for r in table.to_dict("records")}
+    unit = "q" if degradation == "jpeg" else "sigma"
+
+    several = {setting for setting, seeds in zip(table["setting"], table["seeds"]) if seeds > 1}
+
+    def count(setting, row):  # the number of seeds, where a setting has several
+        return f" ({int(row['seeds'])})" if setting in several else ""
+
+    lines = [f"Settings side by side, {degradation}. Clean test images: accuracy (mean over "
+             "seeds, and their number, where a setting has several).", "",
+             "| setting | " + " | ".join(group_label(n) for n in networks) + " |",
+             "|" + "---|" * (len(networks) + 1)]
+    for setting in settings:
+        cells = [f"{cell[(setting, 'clean', n)]['accuracy']:.3f}"
+                 f"{count(setting, cell[(setting, 'clean', n)])}"
+                 if (setting, "clean", n) in cell else NO_VALUE for n in networks]
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    paper_numbers = PAPER_INTERVALS.get(paper) or {}
+    for network in networks:
+        mode = network.split(":")[0]
+        twin = TWINS.get(mode)
+        if twin is None:
+            continue
+        lines += ["", f"{group_label(network)} - {LABELS[twin]}, per {unit} interval: gain "
+                  "[95% interval] (paired bootstrap over test images for one training; over "
+                  "seeds and test images for several, see gain_interval).", "",
+                  "| setting | " + " | ".join(intervals) + " |", "|" + "---|" * (len(intervals)
+                                                                            + 1)]
+        for setting in settings:
+            cells = []
+            for interval in intervals:
+                row = cell.get((setting, interval, network))
+                if row is None or np.isnan(row["gain"]):
+                    cells.append(NO_VALUE)
+                    continue
+                bounds = "no interval from one seed" if np.isnan(row["gain_ci_low"]) else \
+                    f"{row['gain_ci_low']:+.3f}, {row['gain_ci_high']:+.3f}"
+                cells.append(f"{row['gain']:+.3f} [{bounds}]{count(setting, row)}")
+            lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+        if mode in paper_numbers and twin in paper_numbers:
+            gains = np.subtract(paper_numbers[mode], paper_numbers[twin])
+            lines.append(f"| paper (Table {PAPER_TABLE_NUMBERS[paper]}) | " +
+                         " | ".join(f"{g:+.3f}" for g in gains) + " |")
+    worth = table.dropna(subset=["worth"])
+    worth = worth[worth["network"].map(lambda n: n.split(":")[0] in TWINS)]
+    if len(worth):
+        lines += ["", "What the parameter is worth: accuracy with the estimated or true parameter "
+                  "minus accuracy with the --fixed-parameter ablation's value.", "",
+                  "| setting | network | " + " | ".join(intervals + ["clean"]) + " |",
+                  "|" + "---|" * (len(intervals) + 3)]
+        for (setting, network), rows in worth.groupby(["setting", "network"], sort=False):
+            by_interval = dict(zip(rows["interval"], rows["worth"]))
+            cells = [f"{by_interval[i]:+.3f}" if i in by_interval else NO_VALUE
+                     for i in intervals + ["clean"]]
+            lines.append(f"| {setting} | {group_label(network)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(args):
+    """--compare: the tables of earlier evaluations side by side, no sweep."""
+    settings = []
+    for text in args.compare:
+        label, separator, paths = text.partition("=")
+        if not separator or not label or not paths:
+            raise data.DataError(f"--compare {text!r}: expected LABEL=TABLE or "
+                                 "LABEL=TABLE,FIXED_TABLE")
+        tables = [read_results(path) for path in paths.split(",")]
+        if len(tables) > 2:
+            raise data.DataError(f"--compare {text!r}: at most a table and its ablation")
+        settings.append((label, tables[0], tables[1] if len(tables) == 2 else None))
+    name = output_name(args)
+    stem = Path(args.out) / f"{name}_{args.degradation}_settings"
+    table = settings_table(settings)
+    write_csv(table, f"{stem}.csv")
+    markdown = settings_markdown(table, args.degradation, paper_key(name, args.degradation))
+    write_text(markdown, f"{stem}.md")
+    print(markdown)
+    print(f"wrote {stem.name}.csv, .md in {args.out}")
+
+
 def report_timings(timings, images_swept, network_count):
     total = timings["total"]
     classified = images_swept * network_count
@@ -847,6 +988,11 @@ def build_parser():
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and bootstrap")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw the figures from the tables already in --out")
+    parser.add_argument("--compare", nargs="+", metavar="LABEL=TABLE[,FIXED]",
+                        help="instead of sweeping, put earlier evaluations side by side (data "
+                        "size, width, join): each TABLE an _intervals.csv or _seeds.csv, FIXED "
+                        "the same networks' --fixed-parameter table; writes "
+                        "<dataset>_<degradation>_settings.csv and .md")
     parser.add_argument("--fixed-parameter", type=float, metavar="VALUE",
                         help="ablation: give every parameter-aware network this value instead "
                         "of its estimate or the truth, to see whether it uses its parameter "

@@ -6,6 +6,7 @@
         --weights runs/quick --out plots/quick
     python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation noise \
         --seeds 0,1,2,3,4          # every network five times: weights/seed0 ... weights/seed4
+    python reproduce.py --dataset ../shared/data/cifar10-q75 --degradation noise --budget cpu-full
 
 Each stage is an ordinary command of estimator.py, classifier.py or evaluate.py, printed before it
 runs so that it can be run (or resumed) by hand. A training stage whose model exists and has been
@@ -27,24 +28,25 @@ DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
 # The flags of each stage for each budget. "paper": the scripts' own defaults, which follow the
 # paper (for a GPU), and every network the paper compares. "cpu": the CPU recipes that the
 # scripts name, for 2 cores (those of the shipped weights), every network too. An estimator
-# recipe is a sequence of
-# runs, each starting from the model of the one before. "quick": the cpu budget cut to fit the
-# whole JPEG pipeline from scratch in well under an hour on 2 cores (timed in the README): one
-# cosine-decayed estimator run instead of the chain, and 40 classifier epochs instead of 100.
+# recipe is a sequence of runs, each starting from the model of the one before. "cpu-full": the
+# cpu budget with classifier.RECIPE_CPU_FULL, for all 50,000 CIFAR-10 training images. "quick":
+# the cpu budget cut to fit the whole JPEG pipeline from scratch in well under an hour on 2 cores
+# (timed in the README): one cosine-decayed estimator run instead of the chain, and 40
+# classifier epochs instead of 100.
 QUICK_ESTIMATOR = f"{estimator.PATCHES_CPU} --epochs 60 --lr-decay cosine"
+CPU_ESTIMATORS = {degradation: [run.split() for run in runs]
+                  for degradation, runs in estimator.RECIPE_CPU.items()}
 BUDGETS = {
     "paper": {"estimator": {degradation: [[]] for degradation in estimator.RECIPE_CPU},
               "classifier": [], "known": True},
-    "cpu": {
-        "estimator": {degradation: [run.split() for run in runs]
-                      for degradation, runs in estimator.RECIPE_CPU.items()},
-        "classifier": classifier.RECIPE_CPU.split(),
-        "known": True,
-    },
+    "cpu": {"estimator": CPU_ESTIMATORS, "classifier": classifier.RECIPE_CPU.split(),
+            "known": True},
+    "cpu-full": {"estimator": CPU_ESTIMATORS, "classifier": classifier.RECIPE_CPU_FULL.split(),
+                 "known": True},
     "quick": {
         # The cpu noise recipe is one 40-epoch run already.
         "estimator": {"jpeg": [QUICK_ESTIMATOR.split()], "blur": [QUICK_ESTIMATOR.split()],
-                      "noise": [run.split() for run in estimator.RECIPE_CPU["noise"]]},
+                      "noise": CPU_ESTIMATORS["noise"]},
         "classifier": f"{classifier.NETWORK_CPU} --epochs 40".split(),
         "known": False,
     },
@@ -152,7 +154,9 @@ def build_parser():
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--degradation", default="jpeg", choices=list(MODES))
     parser.add_argument("--budget", default="cpu", choices=list(BUDGETS),
-                        help="cpu: the recipes of the shipped weights (2 cores); quick: the "
+                        help="cpu: the recipes of the shipped weights (2 cores); cpu-full: "
+                        "the cpu network for all 50,000 CIFAR-10 training images "
+                        "(../shared/data/cifar10-q75), 20 epochs; quick: the "
                         "JPEG pipeline from scratch in well under an hour on 2 cores; paper: "
                         "the paper's sizes, for a GPU (default: %(default)s)")
     parser.add_argument("--train-dir", default=str(DEFAULT_TRAIN_DIR) if DEFAULT_TRAIN_DIR.is_dir()

@@ -391,3 +391,58 @@ def test_networks_trained_on_another_dataset_with_the_same_classes(tiny_setup):
     assert evaluate.main(["--dataset", str(other), "--trained-on", "tiny", "--degradation",
                           "noise", "--params", "0", "--weights", str(tiny_setup / "weights"),
                           "--out", str(tiny_setup / "plots")]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings side by side
+# ---------------------------------------------------------------------------------------------
+def write_interval_tables(folder, noisy, est_nl, clean):
+    """An _intervals.csv and _clean.csv as a sweep writes them, with one accuracy per network
+    for every noise interval and a gain interval of +-0.01."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"interval": f"{low}-{high}", "values": high - low + 1, "noisy": noisy,
+             "est_nl": est_nl, "est_nl-noisy": est_nl - noisy,
+             "est_nl-noisy ci_low": est_nl - noisy - 0.01,
+             "est_nl-noisy ci_high": est_nl - noisy + 0.01}
+            for low, high in evaluate.INTERVALS["noise"]]
+    pd.DataFrame(rows).to_csv(folder / "set_noise_intervals.csv", index=False)
+    pd.DataFrame({"network": ["noisy", "est_nl"], "accuracy": clean}).to_csv(
+        folder / "set_noise_clean.csv", index=False)
+    return folder / "set_noise_intervals.csv"
+
+
+def test_compare_puts_settings_side_by_side(tmp_path):
+    small = write_interval_tables(tmp_path / "small", 0.5, 0.6, [0.55, 0.65])
+    fixed = write_interval_tables(tmp_path / "fixed", 0.5, 0.45, [0.55, 0.6])
+    seeds = tmp_path / "seeds_noise_seeds.csv"
+    pd.DataFrame([{"interval": "0-10", "network": "est_nl", "mean": 0.7, "sd": 0.01, "seeds": 3,
+                   "twin": "noisy", "gain": 0.02, "gain_ci_low": -0.01, "gain_ci_high": 0.05},
+                  {"interval": "clean", "network": "noisy", "mean": 0.8, "sd": 0.02,
+                   "seeds": 3}]).to_csv(seeds, index=False)
+    out = tmp_path / "plots"
+    assert evaluate.main(["--dataset", "cifar10", "--degradation", "noise", "--out", str(out),
+                          "--compare", f"small, w16={small},{fixed}", f"three seeds={seeds}"]) == 0
+    table = pd.read_csv(out / "cifar10_noise_settings.csv")
+    small_rows = table[table["setting"] == "small, w16"].set_index(["interval", "network"])
+    assert small_rows.loc[("clean", "est_nl"), "accuracy"] == pytest.approx(0.65)
+    assert small_rows.loc[("0-10", "est_nl"), "gain"] == pytest.approx(0.1)
+    # What the parameter is worth: 0.6 with it, 0.45 with the fixed value; nothing for noisy.
+    assert small_rows.loc[("21-30", "est_nl"), "worth"] == pytest.approx(0.15)
+    assert small_rows.loc[("clean", "est_nl"), "worth"] == pytest.approx(0.05)
+    assert small_rows.loc[("21-30", "noisy"), "worth"] == pytest.approx(0.0)
+    text = (out / "cifar10_noise_settings.md").read_text()
+    assert "| small, w16 | +0.100 [+0.090, +0.110] |" in text
+    assert "| three seeds | +0.020 [-0.010, +0.050] (3) | - |" in text
+    assert "| paper (Table 6) | +0.031 |" in text   # Table 6: 0.882 - 0.851
+    assert "| small, w16 | Noisy+Est.NL | +0.150 |" in text
+
+
+def test_compare_names_a_missing_or_foreign_table(tmp_path, capsys):
+    arguments = ["--degradation", "noise", "--out", str(tmp_path)]
+    assert evaluate.main([*arguments, "--compare", f"a={tmp_path / 'none_intervals.csv'}"]) == 2
+    assert "none_intervals.csv does not exist" in capsys.readouterr().err
+    (tmp_path / "x_accuracy.csv").write_text("param,org\n1,0.5\n")
+    assert evaluate.main([*arguments, "--compare", f"a={tmp_path / 'x_accuracy.csv'}"]) == 2
+    assert "_intervals.csv or _seeds.csv" in capsys.readouterr().err
+    assert evaluate.main([*arguments, "--compare", "no label"]) == 2
+    assert "LABEL=TABLE" in capsys.readouterr().err

@@ -120,6 +120,19 @@ def test_quick_budget_is_one_estimator_run_and_shorter_classifiers(tmp_path, com
         assert set(budget["estimator"]) == set(estimator.RECIPE_CPU)
 
 
+def test_full_budget_trains_the_cpu_network_for_fewer_epochs_and_every_network(tmp_path,
+                                                                                 commands):
+    assert run(tmp_path, "--degradation", "noise", "--budget", "cpu-full") == 0
+    trainings = [c for c in commands if c[0] == "classifier.py"]
+    assert [c[c.index("--mode") + 1] for c in trainings] == ["org", "noisy", "est_nl", "known_nl"]
+    cpu, full = (reproduce.BUDGETS[name]["classifier"] for name in ("cpu", "cpu-full"))
+    for command in trainings:
+        assert reproduce.flag_value(command, "--epochs", None) == 20 < reproduce.flag_value(
+            cpu, "--epochs", None)
+        without_epochs = [flag for flag in full if flag not in ("--epochs", "20")]
+        assert " ".join(without_epochs) in " ".join(command)
+
+
 def test_seeds_train_every_network_once_per_seed_in_its_own_folder(tmp_path, commands):
     assert run(tmp_path, "--degradation", "noise", "--seeds", "0,3") == 0
     trainings = [c for c in commands if c[0] == "classifier.py"]
