@@ -21,6 +21,10 @@ outputs are then the seed study instead:
   <dataset>_<degradation>_seeds.png       its gain over its image-only twin with a 95% interval
                                           that holds both training spread and test sampling
 
+Each weights folder keeps a record of what its sweep found (SweepRecord, a few tens of KB): an
+evaluation run again, or after one more network is trained, classifies only what is new, and a
+seed's record stands in for its weights where those are not kept.
+
 --compare puts such tables of several settings (data size, width, join) side by side, with no
 sweep, in <dataset>_<degradation>_settings.csv and .md.
 
@@ -405,22 +409,6 @@ def sweep_values(degradation, text):
     return degrade.check_params(degradation, values, len(values))
 
 
-def load_networks(dataset_name, degradation, weights_dir, estimator_only):
-    if estimator_only:
-        return {}
-    networks = {}
-    for name in NETWORKS[degradation]:
-        path = classifier.weights_path(dataset_name, name, weights_dir)
-        if path.is_file():
-            networks[name] = classifier.load_classifier(dataset_name, name, weights_dir)
-        else:
-            warnings.warn(f"no {name} network at {path}: its column is skipped", stacklevel=2)
-    if not networks:
-        raise data.DataError(f"no classifier weights for {dataset_name} in {weights_dir}: train "
-                             f"them with classifier.py, or pass --estimator-only")
-    return networks
-
-
 def check_classes(trained_on, weights_dir, dataset):
     """Networks trained on `trained_on` must know the test set's classes, in the same order."""
     path = classifier.class_names_path(trained_on, weights_dir)
@@ -474,27 +462,18 @@ def evaluate(args):
     trained_on, name = args.trained_on or dataset.name, output_name(args)
     for folder in args.weights:
         check_classes(trained_on, folder, dataset)
-    if len(args.weights) > 1:
+    folders = [Path(folder) for folder in args.weights]
+    if len(folders) > 1:
         return evaluate_seeds(args, trained_on, name, images, labels, values)
-    networks = load_networks(trained_on, args.degradation, args.weights[0],
-                             args.estimator_only)
-    estimator_model = None
-    if needs_estimator(networks, args.estimator_only):
-        estimator_model = estimator.load_estimator(args.degradation,
-                                                   args.estimator_dir or args.weights[0],
-                                                   images.shape[-1])
-    print(f"{name}: {len(images)} test images, {len(values)} {args.degradation} values, "
-          f"networks: {', '.join(networks) or 'none (estimator only)'}")
-    correct, estimates, timings = sweep(images, labels, args.degradation, values, networks,
-                                        estimator_model, args.seed, args.batch_size,
-                                        args.fixed_parameter)
-    clean = clean_accuracy(images, labels, args.degradation, networks, estimator_model,
-                           args.batch_size, args.fixed_parameter)
-    write_outputs(args, name, values, correct, estimates, len(images), clean)
-    report_timings(timings, len(images) * len(values), len(networks))
+    modes = () if args.estimator_only else NETWORKS[args.degradation]
+    correct, clean, _, estimates = sweep_folders(args, folders, trained_on, images, labels,
+                                                 values, modes, with_estimator=True)
+    write_outputs(args, name, values, {mode: c for (_, mode), c in correct.items()}, estimates,
+                  len(images), {mode: accuracy for (_, mode), accuracy in clean.items()})
 
 
 def write_outputs(args, dataset_name, values, correct, estimates, image_count, clean):
+    """`estimates`: the estimator's table (estimator_table), or None."""
     out = Path(args.out)
     stem = out / f"{dataset_name}_{args.degradation}"
     written = []
@@ -516,8 +495,8 @@ def write_outputs(args, dataset_name, values, correct, estimates, image_count, c
                   f"{stem}_clean.csv")
         print("\n" + markdown)
         written += ["accuracy.csv", "accuracy.png", "intervals.csv", "intervals.md", "clean.csv"]
-    if not np.isnan(estimates).all():
-        table = estimator_table(values, estimates)
+    if estimates is not None:
+        table = estimates
         write_csv(table, f"{stem}_estimator.csv")
         estimator_figure(table, args.degradation, f"{stem}_estimator.png")
         markdown = estimator_markdown(table, dataset_name, args.degradation, image_count)
@@ -676,7 +655,8 @@ def gain_figure(table, dataset_name, degradation, path):
 class SweepRecord:
     """<folder>/sweep_<dataset>_<degradation>_<conditions>.npz: what a sweep found for each
     network of one weights folder (which test images it classifies right at each value, its
-    clean accuracy and its join), with the SHA-256 of its weights file. <conditions> is a digest
+    clean accuracy and its join), with the SHA-256 of its weights file, and the estimator's
+    mean and SD at each value. <conditions> is a digest
     of the test images, values, noise seed and fixed parameter, so that a run with --params,
     --limit or --fixed-parameter keeps its own record; an est_* result also keeps the digest of
     the estimator's file, and is redone when that changes.
@@ -720,12 +700,26 @@ class SweepRecord:
         join = str(self.saved[f"{mode}.join"]) or None
         return correct.reshape(count).astype(bool), None if np.isnan(clean) else clean, join
 
-    def save(self, results):
-        """Add {mode: (correct, clean accuracy or None, join, weights file)} and write."""
-        if not results:
+    def estimator_table(self):
+        """The estimator's table (estimator_table) of this sweep, if kept for this estimator."""
+        if "estimator.mean" not in self.saved or \
+                str(self.saved["estimator.digest"]) != self.condition["estimator"]:
+            return None
+        return pd.DataFrame({"param": self.condition["values"],
+                             "mean": self.saved["estimator.mean"],
+                             "sd": self.saved["estimator.sd"]})
+
+    def save(self, results, estimates=None):
+        """Add {mode: (correct, clean accuracy or None, join, weights file)} and the estimator's
+        table if given, and write."""
+        if not results and estimates is None:
             return
         arrays = {key: value for key, value in self.saved.items()
-                  if self.matches(key.split(".")[0])}
+                  if key.startswith("estimator.") or self.matches(key.split(".")[0])}
+        if estimates is not None:
+            arrays.update({"estimator.mean": estimates["mean"].to_numpy(),
+                           "estimator.sd": estimates["sd"].to_numpy(),
+                           "estimator.digest": self.condition["estimator"]})
         for mode, (correct, clean, join, weights_file) in results.items():
             arrays[f"{mode}.correct"] = np.packbits(correct)
             arrays[f"{mode}.images"] = correct.shape[1]
@@ -741,25 +735,27 @@ def file_digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def evaluate_seeds(args, dataset_name, outputs_name, images, labels, values):
-    """The seed study: sweep the networks of every folder on the same degraded images (the
-    estimator once per value), reusing each folder's SweepRecord where it holds; write
-    *_seeds.*."""
-    folders = [Path(folder) for folder in args.weights]
+def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
+                  with_estimator=False):
+    """Sweep the networks (of `modes`) of every folder on the same degraded images, the
+    estimator once per value, reusing each folder's SweepRecord where it holds and adding to it
+    what was classified. Returns correct and clean accuracy keyed by (folder index, mode), the
+    joins, and `with_estimator` the estimator's table (estimator_table) when there is an
+    est_* network or nothing else (--estimator-only), else None."""
     estimator_file, missing_estimator = None, None
     try:
         estimator_file = estimator.find_estimator(args.degradation,
                                                   args.estimator_dir or folders[0],
                                                   images.shape[-1])
     except data.DataError as error:
-        missing_estimator = error  # an error only if an est_* network must be classified
+        missing_estimator = error  # an error only if the estimator must run
     condition = SweepRecord.condition(images, labels, values, args.seed, args.fixed_parameter,
                                       estimator_file)
     records = [SweepRecord(folder, dataset_name, args.degradation, condition)
                for folder in folders]
     correct, clean, joins, networks = {}, {}, {}, {}
     for index, (folder, record) in enumerate(zip(folders, records)):
-        for mode in NETWORKS[args.degradation]:
+        for mode in modes:
             path = classifier.weights_path(dataset_name, mode, folder)
             kept = record.result(mode, path)
             if kept is not None:
@@ -772,30 +768,47 @@ def evaluate_seeds(args, dataset_name, outputs_name, images, labels, values):
             else:
                 warnings.warn(f"no {mode} network at {path}, nor a sweep record of it: skipped",
                               stacklevel=2)
-    if not joins:
+    if modes and not joins:
         raise data.DataError(f"no classifier weights or sweep records for {dataset_name} in "
-                             f"{', '.join(map(str, folders))}")
+                             f"{', '.join(map(str, folders))}: train them with classifier.py, "
+                             "or pass --estimator-only")
+    want_table = with_estimator and (not modes or needs_estimator(joins, False))
+    table = records[0].estimator_table() if want_table else None
+    run_estimator = needs_estimator(networks, False) or (want_table and table is None)
     print(f"{dataset_name}: {len(images)} test images, {len(values)} {args.degradation} values, "
-          f"{len(folders)} weights folders: {len(correct)} network(s) from sweep records, "
-          f"{len(networks)} to classify", flush=True)
-    if networks:
+          f"{len(folders)} weights folder(s): {len(correct)} network(s) from sweep records, "
+          f"{len(networks)} to classify" + (", the estimator to run" if run_estimator else ""),
+          flush=True)
+    if networks or run_estimator:
         estimator_model = None
-        if needs_estimator(networks, False):
+        if run_estimator:
             if missing_estimator is not None:
                 raise missing_estimator
             estimator_model = training.load_model(estimator_file)
-        swept, _, timings = sweep(images, labels, args.degradation, values, networks,
-                                  estimator_model, args.seed, args.batch_size,
-                                  args.fixed_parameter)
+        swept, estimates, timings = sweep(images, labels, args.degradation, values, networks,
+                                          estimator_model, args.seed, args.batch_size,
+                                          args.fixed_parameter)
         swept_clean = clean_accuracy(images, labels, args.degradation, networks,
-                                     estimator_model, args.batch_size, args.fixed_parameter)
+                                     estimator_model, args.batch_size, args.fixed_parameter) \
+            if networks else {}
+        if estimator_model is not None:
+            table = estimator_table(values, estimates)
         for index, (folder, record) in enumerate(zip(folders, records)):
             record.save({mode: (swept[(i, mode)], swept_clean.get((i, mode)), joins[(i, mode)],
                                 classifier.weights_path(dataset_name, mode, folder))
-                         for i, mode in swept if i == index})
+                         for i, mode in swept if i == index},
+                        table if estimator_model is not None else None)
         correct.update(swept)
         clean.update(swept_clean)
         report_timings(timings, len(images) * len(values), len(networks))
+    return correct, clean, joins, table if want_table else None
+
+
+def evaluate_seeds(args, dataset_name, outputs_name, images, labels, values):
+    """The seed study: the networks of every folder on the same degraded images; *_seeds.*."""
+    folders = [Path(folder) for folder in args.weights]
+    correct, clean, joins, _ = sweep_folders(args, folders, dataset_name, images, labels, values,
+                                             NETWORKS[args.degradation])
     write_seed_outputs(args, outputs_name, values, correct, clean, network_groups(joins),
                        len(images))
 

@@ -148,6 +148,31 @@ def test_two_runs_give_identical_tables(tiny_setup):
     assert tables[0] == tables[1]
 
 
+def test_a_second_evaluation_reads_the_sweep_record(tiny_setup, monkeypatch):
+    """One weights folder keeps a record too, so that an evaluation interrupted, or extended by
+    a network trained later, classifies only what it has not seen."""
+    names = ("accuracy.csv", "intervals.csv", "estimator.csv", "clean.csv")
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "3,30") == 0
+    first = [(tiny_setup / "plots" / f"tiny_noise_{n}").read_bytes() for n in names]
+    swept = []
+    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: swept.append(args))
+    monkeypatch.setattr(evaluate, "clean_accuracy", lambda *args, **kwargs: {})
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "3,30") == 0
+    assert swept == []
+    assert [(tiny_setup / "plots" / f"tiny_noise_{n}").read_bytes() for n in names] == first
+    # A retrained network alone is classified again, and the estimator does not run for it.
+    monkeypatch.undo()
+    classifier.build_classifier((16, 16, 3), 3, width=2).save(
+        classifier.weights_path("tiny", "noisy", tiny_setup / "weights"))
+    sweep = evaluate.sweep
+    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: swept.append(args) or sweep(
+        *args, **kwargs))
+    assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "3,30") == 0
+    networks, estimator_model = swept[0][4], swept[0][5]
+    assert list(networks) == [(0, "noisy")] and estimator_model is None
+    assert (tiny_setup / "plots/tiny_noise_estimator.csv").read_bytes() == first[2]
+
+
 def test_subset_of_values_reproduces_the_full_sweep(tiny_setup):
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "10,20") == 0
     both = pd.read_csv(tiny_setup / "plots/tiny_noise_accuracy.csv")
