@@ -749,15 +749,21 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
                                                   images.shape[-1])
     except data.DataError as error:
         missing_estimator = error  # an error only if the estimator must run
-    condition = SweepRecord.condition(images, labels, values, args.seed, args.fixed_parameter,
-                                      estimator_file)
-    records = [SweepRecord(folder, dataset_name, args.degradation, condition)
-               for folder in folders]
+    # A --fixed-parameter ablation changes only what the parameter-aware networks see: the
+    # image-only ones keep (and reuse) the record of the plain sweep.
+    records = {fixed: [SweepRecord(folder, dataset_name, args.degradation, SweepRecord.condition(
+        images, labels, values, args.seed, fixed, estimator_file)) for folder in folders]
+        for fixed in {args.fixed_parameter, None}}
+
+    def record(index, mode):
+        return records[args.fixed_parameter if classifier.MODES[mode].has_parameter
+                       else None][index]
+
     correct, clean, joins, networks = {}, {}, {}, {}
-    for index, (folder, record) in enumerate(zip(folders, records)):
+    for index, folder in enumerate(folders):
         for mode in modes:
             path = classifier.weights_path(dataset_name, mode, folder)
-            kept = record.result(mode, path)
+            kept = record(index, mode).result(mode, path)
             if kept is not None:
                 correct[(index, mode)], accuracy, joins[(index, mode)] = kept
                 if accuracy is not None:
@@ -773,7 +779,7 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
                              f"{', '.join(map(str, folders))}: train them with classifier.py, "
                              "or pass --estimator-only")
     want_table = with_estimator and (not modes or needs_estimator(joins, False))
-    table = records[0].estimator_table() if want_table else None
+    table = records[None][0].estimator_table() if want_table else None
     run_estimator = needs_estimator(networks, False) or (want_table and table is None)
     print(f"{dataset_name}: {len(images)} test images, {len(values)} {args.degradation} values, "
           f"{len(folders)} weights folder(s): {len(correct)} network(s) from sweep records, "
@@ -793,11 +799,12 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
             if networks else {}
         if estimator_model is not None:
             table = estimator_table(values, estimates)
-        for index, (folder, record) in enumerate(zip(folders, records)):
-            record.save({mode: (swept[(i, mode)], swept_clean.get((i, mode)), joins[(i, mode)],
-                                classifier.weights_path(dataset_name, mode, folder))
-                         for i, mode in swept if i == index},
-                        table if estimator_model is not None else None)
+        for fixed, folder_records in records.items():
+            for index, (folder, kept) in enumerate(zip(folders, folder_records)):
+                kept.save({mode: (swept[(i, mode)], swept_clean.get((i, mode)), joins[(i, mode)],
+                                  classifier.weights_path(dataset_name, mode, folder))
+                           for i, mode in swept if i == index and record(i, mode) is kept},
+                          table if estimator_model is not None and fixed is None else None)
         correct.update(swept)
         clean.update(swept_clean)
         report_timings(timings, len(images) * len(values), len(networks))

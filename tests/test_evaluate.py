@@ -226,6 +226,21 @@ def test_fixed_parameter_goes_to_every_parameter_aware_network(tiny_setup, monke
     assert "given 55" in (tiny_setup / "plots/tiny_jpeg_intervals.md").read_text()
 
 
+def test_fixed_parameter_ablation_reuses_the_image_only_networks_results(tiny_setup,
+                                                                          monkeypatch):
+    assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90") == 0
+    plain = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
+    swept = []
+    sweep = evaluate.sweep
+    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: swept.append(list(args[4]))
+                        or sweep(*args, **kwargs))
+    assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90",
+                        "--fixed-parameter", "55", "--out", str(tiny_setup / "fixed")) == 0
+    assert swept == [[(0, "est_qf"), (0, "known_qf")]]
+    fixed = pd.read_csv(tiny_setup / "fixed/tiny_jpeg_accuracy.csv")
+    pd.testing.assert_frame_equal(fixed[["param", "org", "jpg"]], plain[["param", "org", "jpg"]])
+
+
 def test_fixed_parameter_out_of_range_is_an_error(tiny_setup, capsys):
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "10",
                         "--fixed-parameter", "80") == 2
