@@ -418,9 +418,8 @@ def check_classes(trained_on, weights_dir, dataset):
                              f"({', '.join(dataset.class_names[:4])}, ...)")
 
 
-def needs_estimator(networks, estimator_only):
-    return estimator_only or any(classifier.MODES[network_mode(n)].parameter == "estimated"
-                                 for n in networks)
+def needs_estimator(networks):
+    return any(classifier.MODES[network_mode(n)].parameter == "estimated" for n in networks)
 
 
 def output_name(args):
@@ -473,7 +472,7 @@ def evaluate(args):
 
 
 def write_outputs(args, dataset_name, values, correct, estimates, image_count, clean):
-    """`estimates`: the estimator's table (estimator_table), or None."""
+    """`estimates`: the estimator's mean and SD at each value (estimator_table), or None."""
     out = Path(args.out)
     stem = out / f"{dataset_name}_{args.degradation}"
     written = []
@@ -496,10 +495,9 @@ def write_outputs(args, dataset_name, values, correct, estimates, image_count, c
         print("\n" + markdown)
         written += ["accuracy.csv", "accuracy.png", "intervals.csv", "intervals.md", "clean.csv"]
     if estimates is not None:
-        table = estimates
-        write_csv(table, f"{stem}_estimator.csv")
-        estimator_figure(table, args.degradation, f"{stem}_estimator.png")
-        markdown = estimator_markdown(table, dataset_name, args.degradation, image_count)
+        write_csv(estimates, f"{stem}_estimator.csv")
+        estimator_figure(estimates, args.degradation, f"{stem}_estimator.png")
+        markdown = estimator_markdown(estimates, dataset_name, args.degradation, image_count)
         write_text(markdown, f"{stem}_estimator.md")
         print(markdown)
         written += ["estimator.csv", "estimator.png", "estimator.md"]
@@ -656,10 +654,10 @@ class SweepRecord:
     """<folder>/sweep_<dataset>_<degradation>_<conditions>.npz: what a sweep found for each
     network of one weights folder (which test images it classifies right at each value, its
     clean accuracy and its join), with the SHA-256 of its weights file, and the estimator's
-    mean and SD at each value. <conditions> is a digest
-    of the test images, values, noise seed and fixed parameter, so that a run with --params,
-    --limit or --fixed-parameter keeps its own record; an est_* result also keeps the digest of
-    the estimator's file, and is redone when that changes.
+    mean and SD at each value. <conditions> is a digest of the test images, values, noise seed
+    and fixed parameter, so that a run with --params, --limit or --fixed-parameter keeps its own
+    record; an est_* result and the estimator's table also keep the digest of the estimator's
+    file, and are redone when that changes.
 
     A seed's networks (5 MB each) are not committed, but its record (tens of KB) is: a later
     seed study reuses a result while the conditions match and the weights file is absent or
@@ -778,9 +776,9 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
         raise data.DataError(f"no classifier weights or sweep records for {dataset_name} in "
                              f"{', '.join(map(str, folders))}: train them with classifier.py, "
                              "or pass --estimator-only")
-    want_table = with_estimator and (not modes or needs_estimator(joins, False))
+    want_table = with_estimator and (not modes or needs_estimator(joins))
     table = records[None][0].estimator_table() if want_table else None
-    run_estimator = needs_estimator(networks, False) or (want_table and table is None)
+    run_estimator = needs_estimator(networks) or (want_table and table is None)
     print(f"{dataset_name}: {len(images)} test images, {len(values)} {args.degradation} values, "
           f"{len(folders)} weights folder(s): {len(correct)} network(s) from sweep records, "
           f"{len(networks)} to classify" + (", the estimator to run" if run_estimator else ""),
