@@ -156,7 +156,7 @@ def build_parser():
     parser.add_argument("--budget", default="cpu", choices=list(BUDGETS),
                         help="cpu: the recipes of the shipped weights (2 cores); cpu-full: "
                         "the cpu network for all 50,000 CIFAR-10 training images "
-                        "(../shared/data/cifar10-q75), 20 epochs; quick: the "
+                        "(../shared/data/cifar10-q75): less dropout, 40 epochs; quick: the "
                         "JPEG pipeline from scratch in well under an hour on 2 cores; paper: "
                         "the paper's sizes, for a GPU (default: %(default)s)")
     parser.add_argument("--train-dir", default=str(DEFAULT_TRAIN_DIR) if DEFAULT_TRAIN_DIR.is_dir()

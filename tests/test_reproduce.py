@@ -127,10 +127,15 @@ def test_full_budget_trains_the_cpu_network_for_fewer_epochs_and_every_network(t
     assert [c[c.index("--mode") + 1] for c in trainings] == ["org", "noisy", "est_nl", "known_nl"]
     cpu, full = (reproduce.BUDGETS[name]["classifier"] for name in ("cpu", "cpu-full"))
     for command in trainings:
-        assert reproduce.flag_value(command, "--epochs", None) == 20 < reproduce.flag_value(
+        assert reproduce.flag_value(command, "--epochs", None) == 40 < reproduce.flag_value(
             cpu, "--epochs", None)
-        without_epochs = [flag for flag in full if flag not in ("--epochs", "20")]
-        assert " ".join(without_epochs) in " ".join(command)
+        assert " ".join(full) in " ".join(command)
+
+        def value(flags, name):
+            return float(flags[flags.index(name) + 1])
+        for flag in ("--width", "--batch-size", "--learning-rate", "--rotation"):
+            assert value(command, flag) == value(cpu, flag)
+        assert value(command, "--dropout") < value(cpu, "--dropout")
 
 
 def test_seeds_train_every_network_once_per_seed_in_its_own_folder(tmp_path, commands):
