@@ -279,6 +279,12 @@ def interval_table(values, correct, degradation, paper, seed):
     return pd.DataFrame(rows)
 
 
+def gain_text(gain, low, high):
+    """A gain and its 95% interval as a table cell; one seed has no interval over seeds."""
+    bounds = "no interval from one seed" if np.isnan(low) else f"{low:+.3f}, {high:+.3f}"
+    return f"{gain:+.3f} [{bounds}]"
+
+
 def interval_markdown(table, correct, dataset_name, degradation, paper, images, clean):
     unit = "q" if degradation == "jpeg" else "sigma"
     lines = [f"Interval mean accuracy, Eq. (1), on {dataset_name} ({images} test images), "
@@ -298,7 +304,7 @@ def interval_markdown(table, correct, dataset_name, degradation, paper, images, 
         # An interval that --params leaves without values has no accuracy, only the paper's.
         swept = row["values"] > 0
         cells = [row["interval"]] + [f"{row[name]:.3f}" if swept else NO_VALUE for name in correct]
-        cells += [f"{row[g]:+.3f} [{row[g + ' ci_low']:+.3f}, {row[g + ' ci_high']:+.3f}]"
+        cells += [gain_text(row[g], row[g + " ci_low"], row[g + " ci_high"])
                   if swept else NO_VALUE for g in gains]
         cells += [f"{row['paper ' + name]:.3f}" for name in paper_names]
         lines.append("| " + " | ".join(cells) + " |")
@@ -463,7 +469,7 @@ def evaluate(args):
         check_classes(trained_on, folder, dataset)
     folders = [Path(folder) for folder in args.weights]
     if len(folders) > 1:
-        return evaluate_seeds(args, trained_on, name, images, labels, values)
+        return evaluate_seeds(args, folders, trained_on, name, images, labels, values)
     modes = () if args.estimator_only else NETWORKS[args.degradation]
     correct, clean, _, estimates = sweep_folders(args, folders, trained_on, images, labels,
                                                  values, modes, with_estimator=True)
@@ -612,9 +618,8 @@ def seed_markdown(table, dataset_name, degradation, paper, images):
                 if np.isnan(row["gain"]):
                     cells.append(NO_VALUE)
                     continue
-                interval_text = "no interval from one seed" if np.isnan(row["gain_ci_low"]) \
-                    else f"{row['gain_ci_low']:+.3f}, {row['gain_ci_high']:+.3f}"
-                text = f"{row['gain']:+.3f} [{interval_text}] ({row['seeds']})"
+                text = gain_text(row["gain"], row["gain_ci_low"], row["gain_ci_high"]) + \
+                    f" ({row['seeds']})"
                 if not np.isnan(row["paper_gain"]):
                     text += f"; paper {row['paper_gain']:+.3f}"
                 cells.append(text)
@@ -797,21 +802,22 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
             if networks else {}
         if estimator_model is not None:
             table = estimator_table(values, estimates)
-        for fixed, folder_records in records.items():
+        # The estimator's table is kept where it is read back: the first folder's plain record.
+        table_record = records[None][0] if estimator_model is not None else None
+        for folder_records in records.values():
             for index, (folder, kept) in enumerate(zip(folders, folder_records)):
                 kept.save({mode: (swept[(i, mode)], swept_clean.get((i, mode)), joins[(i, mode)],
                                   classifier.weights_path(dataset_name, mode, folder))
                            for i, mode in swept if i == index and record(i, mode) is kept},
-                          table if estimator_model is not None and fixed is None else None)
+                          table if kept is table_record else None)
         correct.update(swept)
         clean.update(swept_clean)
         report_timings(timings, len(images) * len(values), len(networks))
     return correct, clean, joins, table if want_table else None
 
 
-def evaluate_seeds(args, dataset_name, outputs_name, images, labels, values):
+def evaluate_seeds(args, folders, dataset_name, outputs_name, images, labels, values):
     """The seed study: the networks of every folder on the same degraded images; *_seeds.*."""
-    folders = [Path(folder) for folder in args.weights]
     correct, clean, joins, _ = sweep_folders(args, folders, dataset_name, images, labels, values,
                                              NETWORKS[args.degradation])
     write_seed_outputs(args, outputs_name, values, correct, clean, network_groups(joins),
@@ -887,7 +893,7 @@ def settings_markdown(table, degradation, paper):
     """Clean accuracy per setting and network; then per parameter-aware network its gain over
     its twin per interval, the paper's beside it; then what its parameter is worth."""
     settings = list(dict.fromkeys(table["setting"]))
-    networks = [n for n in dict.fromkeys(table["network"])]
+    networks = list(dict.fromkeys(table["network"]))
     intervals = [f"{low}-{high}" for low, high in INTERVALS[degradation]]
     cell = {(r["setting"], r["interval"], r["network"]): r for r in table.to_dict("records")}
     unit = "q" if degradation == "jpeg" else "sigma"
@@ -924,9 +930,8 @@ def settings_markdown(table, degradation, paper):
                 if row is None or np.isnan(row["gain"]):
                     cells.append(NO_VALUE)
                     continue
-                bounds = "no interval from one seed" if np.isnan(row["gain_ci_low"]) else \
-                    f"{row['gain_ci_low']:+.3f}, {row['gain_ci_high']:+.3f}"
-                cells.append(f"{row['gain']:+.3f} [{bounds}]{count(setting, row)}")
+                cells.append(gain_text(row["gain"], row["gain_ci_low"], row["gain_ci_high"]) +
+                             count(setting, row))
             lines.append(f"| {setting} | " + " | ".join(cells) + " |")
         if mode in paper_numbers and twin in paper_numbers:
             gains = np.subtract(paper_numbers[mode], paper_numbers[twin])
