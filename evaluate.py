@@ -766,6 +766,12 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
     for index, folder in enumerate(folders):
         for mode in modes:
             path = classifier.weights_path(dataset_name, mode, folder)
+            if path.is_file() and (progress := training.unfinished(path)):
+                warnings.warn(f"{mode} at {path} is still in training or was stopped (epoch "
+                              f"{progress[0]} of {progress[1]}): skipped; finish it with the "
+                              "command that started it, or delete its .backup folder to "
+                              "evaluate it as it is", stacklevel=2)
+                continue
             kept = record(index, mode).result(mode, path)
             if kept is not None:
                 correct[(index, mode)], accuracy, joins[(index, mode)] = kept

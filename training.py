@@ -4,6 +4,8 @@ A run keeps, beside its final model `weights/<name>.keras`:
   - `weights/<name>.backup/`: the last finished epoch (weights, optimizer state, epoch count),
     restored when the same command is run again, after Ctrl-C or kill -9 alike;
   - `weights/<name>.log.csv`: one row of losses and metrics per epoch.
+The backup also keeps the run's epoch budget (target.json), so that evaluate.py can tell a run
+still in training (or stopped) from a finished one and leave it out of its tables.
 The final model is the epoch with the best validation score, written atomically whenever it
 improves, so an interrupted run still leaves its best model and never a half-written file.
 Running again with a larger --epochs continues a finished run; --fresh starts over. A model
@@ -19,6 +21,9 @@ import keras
 import numpy as np
 
 import data
+
+
+TARGET_FILE = "target.json"  # in the backup: the --epochs of the run's latest command
 
 
 def run_paths(output):
@@ -98,6 +103,18 @@ def epochs_done(output, fresh=False):
     return 0 if fresh or is_orphan_log(output) else len(read_log(run_paths(output)[1]))
 
 
+def unfinished(output):
+    """(epochs logged, epoch budget) of a run at `output` that has a backup and has not reached
+    its budget, else None. A model without a backup (shipped, or whose backup was deleted to
+    keep it as it is) counts as finished, as does a backup from before budgets were recorded."""
+    backup, log = run_paths(output)
+    target = backup / TARGET_FILE
+    if not target.is_file():
+        return None
+    done, budget = len(read_log(log)), json.loads(target.read_text())["epochs"]
+    return (done, budget) if done < budget else None
+
+
 def is_orphan_log(output):
     """A log whose model and backup are both missing: a record of weights that are not here (a
     seed's committed log in a fresh clone), which a new run replaces rather than continues."""
@@ -133,6 +150,12 @@ def check_settings(output, settings):
             Path(temporary).write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
 
 
+def record_budget(backup, epochs):
+    Path(backup).mkdir(parents=True, exist_ok=True)
+    with data.atomic_output(Path(backup) / TARGET_FILE) as temporary:
+        Path(temporary).write_text(json.dumps({"epochs": epochs}) + "\n")
+
+
 def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", mode="min",
                   fresh=False, steps_per_epoch=None, callbacks=(), verbose="auto", settings=None):
     """Train `model` with resumption, a CSV log and an atomic best-model file at `output`.
@@ -145,6 +168,8 @@ def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", 
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     done = len(read_log(log))
     if done >= epochs and Path(output).exists():
+        if backup.is_dir():  # a smaller --epochs ends a stopped run where it is
+            record_budget(backup, epochs)
         print(f"{output} is already trained for {done} epoch(s); nothing to do (a larger "
               "--epochs continues it, --fresh starts over)")
         return None
@@ -155,6 +180,7 @@ def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", 
         check_settings(output, settings)
     if done:
         print(f"resuming {output}: {done} epoch(s) already logged in {log}")
+    record_budget(backup, epochs)
     # Log before backing up: a kill between the two repeats a row rather than losing one.
     callbacks = [keras.callbacks.CSVLogger(str(log), append=True),
                  BestCheckpoint(output, log, monitor, mode),

@@ -9,6 +9,7 @@ import pytest
 import classifier
 import estimator
 import evaluate
+import training
 
 
 def test_interval_mean_by_hand():
@@ -184,6 +185,17 @@ def test_subset_of_values_reproduces_the_full_sweep(tiny_setup):
 def test_missing_network_is_skipped(tiny_setup):
     classifier.weights_path("tiny", "known_qf", tiny_setup / "weights").unlink()
     with pytest.warns(UserWarning, match="no known_qf network"):
+        assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 0
+    accuracy = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
+    assert list(accuracy.columns) == ["param", "org", "jpg", "est_qf"]
+
+
+def test_a_network_still_in_training_is_skipped(tiny_setup):
+    path = classifier.weights_path("tiny", "known_qf", tiny_setup / "weights")
+    backup, log = training.run_paths(path)
+    training.record_budget(backup, 3)
+    log.write_text("epoch,accuracy\n0,0.5\n")
+    with pytest.warns(UserWarning, match=r"known_qf .* still in training .*\(epoch 1 of 3\)"):
         assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 0
     accuracy = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
     assert list(accuracy.columns) == ["param", "org", "jpg", "est_qf"]

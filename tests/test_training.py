@@ -54,6 +54,20 @@ def test_interrupted_run_continues(tmp_path):
     assert training.is_trained(output, 5) and not training.is_trained(output, 6)
 
 
+def test_a_run_short_of_its_budget_is_unfinished(tmp_path):
+    """evaluate.py leaves out a run whose backup says it has epochs to go."""
+    output = tmp_path / "m.keras"
+    with pytest.raises(KeyboardInterrupt):
+        fit(output, 4, callbacks=[StopAt(2)])
+    assert training.unfinished(output) == (2, 4)
+    fit(output, 2)  # a smaller budget ends the stopped run where it is
+    assert training.unfinished(output) is None
+    fit(output, 3)
+    assert training.unfinished(output) is None and epochs_logged(output) == [0, 1, 2]
+    shutil.rmtree(training.run_paths(output)[0])
+    assert training.unfinished(output) is None  # a model without a backup, as shipped
+
+
 def test_finished_run_does_nothing_and_more_epochs_continue(tmp_path, capsys):
     output = tmp_path / "m.keras"
     fit(output, 2)
