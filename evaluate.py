@@ -23,7 +23,8 @@ outputs are then the seed study instead:
 
 Each weights folder keeps a record of what its sweep found (SweepRecord, a few tens of KB): an
 evaluation run again, or after one more network is trained, classifies only what is new, and a
-seed's record stands in for its weights where those are not kept.
+seed's record stands in for its weights where those are not kept. A network whose training has
+epochs to go (its .backup says so: still running, or stopped) is left out with a warning.
 
 --compare puts such tables of several settings (data size, width, join) side by side, with no
 sweep, in <dataset>_<degradation>_settings.csv and .md.
