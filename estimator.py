@@ -12,6 +12,7 @@ The estimator's Tables 2 and 5 and Figures 4 and 7 come from
 """
 import argparse
 import os
+import threading
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -57,6 +58,7 @@ GRAY_AS_RGB = ("jpeg",)
 # (512 CIFAR images) a layer's activations pass 130 MB and inference runs at half the speed it
 # has from 2^14 to 2^18 pixels on a 2-core CPU (bench.py, estimator inference rows).
 INFERENCE_PIXELS = 2 ** 17
+PREDICT_LOCK = threading.Lock()
 
 
 def weights_path(degradation, weights_dir=WEIGHTS_DIR, channels=3):
@@ -151,10 +153,14 @@ def inference_batch(images):
 
 
 def estimate_maps(model, images):
-    """Per-pixel parameter maps (N, H, W) of uint8 images, in degrade.normalize units."""
+    """Per-pixel parameter maps (N, H, W) of uint8 images, in degrade.normalize units. Safe to
+    call from several threads (classifier.py's loading threads do)."""
     images = fit_channels(model, images)
-    maps = model.predict(images.astype(np.float32), batch_size=inference_batch(images),
-                         verbose=0)
+    # Keras' JAX predict takes the model's variables out while it runs, so a second thread's
+    # predict on the same model would find none: one predict at a time.
+    with PREDICT_LOCK:
+        maps = model.predict(images.astype(np.float32), batch_size=inference_batch(images),
+                             verbose=0)
     return maps[..., 0]
 
 

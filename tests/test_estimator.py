@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -74,6 +75,19 @@ def test_estimate_is_the_spatial_mean_of_the_map(monkeypatch):
     monkeypatch.setattr(estimator, "INFERENCE_PIXELS", 2 * 16 * 16)  # batches of 2, 2 and 1
     assert estimator.inference_batch(images) == 2
     np.testing.assert_allclose(estimator.estimate(model, images, "jpeg"), expected, rtol=1e-5)
+
+
+def test_estimates_from_several_threads_are_those_of_one():
+    """classifier.py estimates in its loading threads; Keras' JAX predict is not thread-safe."""
+    model = estimator.build_estimator(3, features=4)
+    batches = [np.random.default_rng(seed).integers(0, 256, (64, 16, 16, 3), dtype=np.uint8)
+               for seed in range(8)]
+    alone = [estimator.estimate(model, batch, "noise") for batch in batches]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda batch: estimator.estimate(model, batch, "noise"),
+                                 batches))
+    for one, other in zip(alone, together):
+        np.testing.assert_allclose(one, other, rtol=1e-5)
 
 
 def test_inference_batch_follows_the_pixel_budget():
