@@ -206,7 +206,7 @@ def classify(networks, images, labels, degradation, estimates, true_params, batc
     for name, model in networks.items():
         parameter = classifier.MODES[network_mode(name)].parameter
         params = {"estimated": estimates, "true": true_params}.get(parameter)
-        if fixed is not None and params is not None:
+        if fixed is not None and parameter != "none":
             params = np.full(len(images), fixed)
         probabilities = classifier.predict_probabilities(model, images, params, degradation,
                                                          batch_size)
@@ -790,7 +790,9 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
                              "or pass --estimator-only")
     want_table = with_estimator and (not modes or needs_estimator(joins))
     table = records[None][0].estimator_table() if want_table else None
-    run_estimator = needs_estimator(networks) or (want_table and table is None)
+    # A fixed parameter stands in for the estimates: the estimator runs only for its table.
+    run_estimator = (needs_estimator(networks) and args.fixed_parameter is None) or (
+        want_table and table is None)
     print(f"{dataset_name}: {len(images)} test images, {len(values)} {args.degradation} values, "
           f"{len(folders)} weights folder(s): {len(correct)} network(s) from sweep records, "
           f"{len(networks)} to classify" + (", the estimator to run" if run_estimator else ""),

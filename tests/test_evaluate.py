@@ -244,11 +244,12 @@ def test_fixed_parameter_ablation_reuses_the_image_only_networks_results(tiny_se
     plain = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
     swept = []
     sweep = evaluate.sweep
-    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: swept.append(list(args[4]))
-                        or sweep(*args, **kwargs))
+    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: swept.append(
+        (list(args[4]), args[5])) or sweep(*args, **kwargs))
     assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90",
                         "--fixed-parameter", "55", "--out", str(tiny_setup / "fixed")) == 0
-    assert swept == [[(0, "est_qf"), (0, "known_qf")]]
+    # est_qf is given 55 too, so the estimator does not run (its table is in the record).
+    assert swept == [([(0, "est_qf"), (0, "known_qf")], None)]
     fixed = pd.read_csv(tiny_setup / "fixed/tiny_jpeg_accuracy.csv")
     pd.testing.assert_frame_equal(fixed[["param", "org", "jpg"]], plain[["param", "org", "jpg"]])
 
