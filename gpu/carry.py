@@ -112,10 +112,11 @@ def aside(args):
     if ASIDE.exists():
         sys.exit(f"{ASIDE} exists: run `python gpu/carry.py back` first")
     moved = [p for p in travelling_files() if is_aside(p) and (ROOT / p).exists()]
+    moved_bytes = size(moved)
     for path in moved:
         (ASIDE / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(ROOT / path, ASIDE / path)
-    print(f"moved {len(moved)} files ({size(ASIDE / p for p in moved) / 1e6:.1f} MB) to {ASIDE}; "
+    print(f"moved {len(moved)} files ({moved_bytes / 1e6:.1f} MB) to {ASIDE}; "
           f"what travels now: {size(travelling_files()) / 2**20:.1f} MiB plus what is carried")
 
 
