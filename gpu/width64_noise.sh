@@ -35,37 +35,29 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || ec
 jit=$([ "$KERAS_BACKEND" = tensorflow ] || echo --jit)  # JAX without jit runs op by op
 
 dataset() { [ "$1" = cifar10-q75 ] && echo "$DATA/cifar10-q75" || echo "$DATA/$1.npz"; }
-recipe() { python3 -c "import classifier
-print(classifier.RECIPE_CPU_FULL if '$1' == 'cifar10-q75' else classifier.RECIPE_CPU)"; }
+mapfile -t recipes < <(python3 -c "import classifier
+print(classifier.RECIPE_CPU_FULL); print(classifier.RECIPE_CPU)")
+recipe() { [ "$1" = cifar10-q75 ] && echo "${recipes[0]}" || echo "${recipes[1]}"; }
 
 start=$(date +%s)
 for set in $SETS; do
   for mode in $MODES; do
-    timeout "$TRAIN_SECONDS" python3 classifier.py --mode "$mode" --dataset "$(dataset "$set")" \
-        --weights-dir "$WEIGHTS" --estimator-dir weights --seed 0 $(recipe "$set") \
-        --width "$WIDTH" ${EPOCHS:+--epochs $EPOCHS} --workers "$WORKERS" $jit \
-        ${LIMIT:+--limit $LIMIT} > "$WEIGHTS/${set}_$mode.out" 2>&1 &
+    (  # each training's own wall time, for its images/s
+      begun=$(date +%s)
+      timeout "$TRAIN_SECONDS" python3 classifier.py --mode "$mode" --dataset "$(dataset "$set")" \
+          --weights-dir "$WEIGHTS" --estimator-dir weights --seed 0 $(recipe "$set") \
+          --width "$WIDTH" ${EPOCHS:+--epochs $EPOCHS} --workers "$WORKERS" $jit \
+          ${LIMIT:+--limit $LIMIT} > "$WEIGHTS/${set}_$mode.out" 2>&1 || true
+      echo $(( $(date +%s) - begun )) > "$WEIGHTS/${set}_$mode.seconds"
+    ) &
   done
 done
-wait || true  # a training stopped by the timeout keeps its best epoch; the summary says so
-seconds=$(( $(date +%s) - start ))
-echo "trainings: $seconds s for all at once (start-up included)"
+wait
+echo "trainings: $(( $(date +%s) - start )) s for all at once (start-up included)"
 
 for set in $SETS; do
-  images=$(python3 -c "import classifier, data, sys
-n = int(sys.argv[2]) if sys.argv[2] else len(data.load_dataset(sys.argv[1]).x_train)
-print(round(n * (1 - classifier.build_parser().get_default('val_fraction'))))" \
-      "$(dataset "$set")" "${LIMIT:-}")
-  budget=${EPOCHS:-$(recipe "$set" | sed 's/.*--epochs \([0-9]*\).*/\1/')}
-  for mode in $MODES; do
-    network=$WEIGHTS/classifier_${set}_$mode.keras log=$WEIGHTS/classifier_${set}_$mode.log.csv
-    epochs=0
-    if [ -f "$log" ]; then epochs=$(( $(wc -l < "$log") - 1 )); fi
-    echo "$set $mode: $epochs of $budget epochs, $(( epochs * images / seconds )) training" \
-         "images/s over the $seconds s"
-    # A network cut short is evaluated as it is (its best epoch): its backup goes.
-    if [ "$epochs" -lt "$budget" ]; then rm -rf "${network%.keras}.backup"; fi
-  done
+  # Epochs and images/s of each network; one cut short by the timeout is ended at its best epoch.
+  python3 gpu/report.py "$WEIGHTS" "$(dataset "$set")" --modes $MODES ${LIMIT:+--limit $LIMIT}
   # The lossless test images are the subset's; --trained-on keeps the outputs' names apart.
   sweep="python3 evaluate.py --dataset $DATA/cifar10-subset.npz --trained-on $set
          --degradation noise --weights $WEIGHTS --estimator-dir weights ${PARAMS:+--params $PARAMS}"
