@@ -375,10 +375,15 @@ class TrainingBatches(keras.utils.PyDataset):
                 self.labels[chosen])
 
 
+def held_out(count, fraction):
+    """How many of `count` training images split_validation holds out."""
+    return int(round(count * fraction))
+
+
 def split_validation(images, labels, fraction, seed):
     """Hold out a random `fraction` of the training images to choose the checkpoint with."""
     order = np.random.default_rng(seed).permutation(len(images))
-    held = int(round(len(images) * fraction))
+    held = held_out(len(images), fraction)
     if len(images) < 2 or held < 1:
         raise data.DataError(f"{len(images)} training image(s) leave none to validate on: use "
                              "more images or a larger --val-fraction")

@@ -23,7 +23,8 @@ def training_images(dataset, limit=None):
     """The images one epoch trains on: the training set (or its first `limit`) less the
     validation split."""
     count = limit or len(data.load_dataset(dataset).x_train)
-    return round(count * (1 - classifier.build_parser().get_default("val_fraction")))
+    fraction = classifier.build_parser().get_default("val_fraction")
+    return count - classifier.held_out(count, fraction)
 
 
 def report(weights_dir, dataset, modes, limit=None):

@@ -30,6 +30,7 @@ def test_a_cut_network_loses_its_backup_and_a_finished_one_keeps_it(tmp_path, ca
     lines = capsys.readouterr().out.splitlines()
     images = report.training_images("tiny.npz", limit=100)
     assert 0 < images < 100  # less the validation split
+    assert report.training_images("tiny.npz", limit=5085) == 4577  # as split_validation leaves
     assert lines[0] == (f"tiny noisy: 3 of 10 epochs, {3 * images / 6:.0f} training images/s "
                         "over its 6 s, cut short: evaluated at its best epoch")
     assert lines[1] == (f"tiny known_nl: 10 epochs, {10 * images / 40:.0f} training images/s "
