@@ -191,20 +191,27 @@ def _load_folder(root):
         class_names
 
 
-def folder_cache_path(root, files):
-    """Where the decoded images of a folder dataset are kept between runs, outside the
-    repository: $DEGRADED_CNN_CACHE, else ~/.cache/degraded-cnn ("off" disables it). The name
-    holds a digest of every file's path, size and modification time, so any change to the
-    folder makes a new entry rather than reusing a stale one."""
+def cache_dir():
+    """Where what is slow to remake is kept between runs, outside the repository (decoded
+    folder datasets, evaluate.py's per-image estimates): $DEGRADED_CNN_CACHE, else
+    ~/.cache/degraded-cnn; None when that is "off"."""
     setting = os.environ.get("DEGRADED_CNN_CACHE", str(Path.home() / ".cache" / "degraded-cnn"))
-    if setting == "off":
+    return None if setting == "off" else Path(setting)
+
+
+def folder_cache_path(root, files):
+    """Where the decoded images of a folder dataset are kept (cache_dir). The name holds a
+    digest of every file's path, size and modification time, so any change to the folder makes
+    a new entry rather than reusing a stale one."""
+    folder = cache_dir()
+    if folder is None:
         return None
     digest = hashlib.sha256()
     for path in files:
         status = path.stat()
         digest.update(f"{path.relative_to(root)}\0{status.st_size}\0{status.st_mtime_ns}\n"
                       .encode())
-    return Path(setting) / f"{root.resolve().name}-{digest.hexdigest()[:16]}.npz"
+    return folder / f"{root.resolve().name}-{digest.hexdigest()[:16]}.npz"
 
 
 def _stack_images(files):

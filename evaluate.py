@@ -165,11 +165,13 @@ def degraded_test_set(images, degradation, value, seed):
 
 
 def sweep(images, labels, degradation, values, networks, estimator_model, seed, batch_size,
-          fixed=None):
+          fixed=None, estimates=None):
     """Return correct[name] (values x images booleans), estimates (values x images) and timings.
-    `fixed`: see classify."""
+    `estimates`: the estimator's answers from an earlier run (EstimateCache), used where
+    `estimator_model` is None. `fixed`: see classify."""
     correct = {name: np.zeros((len(values), len(images)), bool) for name in networks}
-    estimates = np.full((len(values), len(images)), np.nan)
+    if estimates is None:
+        estimates = np.full((len(values), len(images)), np.nan)
     timings = {"degrade (waited)": 0.0, "estimate": 0.0, "classify": 0.0}
     with ThreadPoolExecutor(1) as prefetch:  # degrade the next value while this one is classified
         start = time.perf_counter()
@@ -214,12 +216,10 @@ def classify(networks, images, labels, degradation, estimates, true_params, batc
     return correct
 
 
-def clean_accuracy(images, labels, degradation, networks, estimator_model, batch_size,
-                   fixed=None):
-    """Accuracy on the undegraded test images. est_* networks get the estimate for the clean
-    image; known_nl gets sigma = 0; known_qf is left out, since a clean image has no q."""
-    estimates = None if estimator_model is None else \
-        estimator.estimate(estimator_model, images, degradation)
+def clean_accuracy(images, labels, degradation, networks, estimates, batch_size, fixed=None):
+    """Accuracy on the undegraded test images. est_* networks get `estimates`, the estimator's
+    answer for each clean image; known_nl gets sigma = 0; known_qf is left out, since a clean
+    image has no q."""
     networks = {name: model for name, model in networks.items()
                 if not (classifier.MODES[network_mode(name)].parameter == "true"
                         and degradation == "jpeg")}
@@ -739,6 +739,42 @@ def file_digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+class EstimateCache:
+    """The estimator's answer for every image of a sweep (values x images) and for the clean
+    images, kept between runs outside the repository (data.cache_dir). Every seed of an est_*
+    network sees the same degraded images and the same estimator, so a seed study that gains a
+    seed only classifies: the estimator is most of an est_* sweep's time. Keyed by the sweep's
+    conditions (SweepRecord.condition: test images, values, noise seed) and the estimator
+    file's digest. Unlike a SweepRecord it is not committed: 0.4 MB for the subset's noise
+    sweep, 8 MB for 10,000 images at 100 q values."""
+
+    def __init__(self, condition):
+        folder = data.cache_dir()
+        self.path = None if folder is None or not condition["estimator"] else \
+            folder / f"estimates-{condition['id']}-{condition['estimator'][:16]}.npz"
+        self.value_count = len(condition["values"])
+
+    def load(self, image_count):
+        """(sweep estimates, clean estimates), or None where there are none for these
+        conditions."""
+        if self.path is None or not self.path.is_file():
+            return None
+        with np.load(self.path) as kept:
+            swept, clean = kept["sweep"], kept["clean"]
+        if swept.shape != (self.value_count, image_count) or clean.shape != (image_count,):
+            return None
+        return swept, clean
+
+    def save(self, swept, clean):
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            data.save_npz(self.path, sweep=swept, clean=clean)
+        except OSError as error:  # a read-only home costs time in the next run, not this one
+            warnings.warn(f"could not keep the estimates in {self.path}: {error}", stacklevel=2)
+
+
 def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
                   with_estimator=False):
     """Sweep the networks (of `modes`) of every folder on the same degraded images, the
@@ -798,21 +834,31 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
           f"{len(networks)} to classify" + (", the estimator to run" if run_estimator else ""),
           flush=True)
     if networks or run_estimator:
+        cache = EstimateCache(records[None][0].condition)
+        estimates, clean_estimates = (cache.load(len(images)) if run_estimator else None) or (
+            None, None)
         estimator_model = None
-        if run_estimator:
+        if run_estimator and estimates is None:
             if missing_estimator is not None:
                 raise missing_estimator
             estimator_model = training.load_model(estimator_file)
-        swept, estimates, timings = sweep(images, labels, args.degradation, values, networks,
-                                          estimator_model, args.seed, args.batch_size,
-                                          args.fixed_parameter)
-        swept_clean = clean_accuracy(images, labels, args.degradation, networks,
-                                     estimator_model, args.batch_size, args.fixed_parameter) \
-            if networks else {}
+        elif run_estimator:
+            print(f"the estimator's answers from {cache.path}", flush=True)
+        swept, timings = {}, None
+        if networks or estimator_model is not None:
+            swept, estimates, timings = sweep(images, labels, args.degradation, values,
+                                              networks, estimator_model, args.seed,
+                                              args.batch_size, args.fixed_parameter, estimates)
         if estimator_model is not None:
+            clean_estimates = estimator.estimate(estimator_model, images, args.degradation)
+            cache.save(estimates, clean_estimates)
+        swept_clean = clean_accuracy(images, labels, args.degradation, networks,
+                                     clean_estimates, args.batch_size, args.fixed_parameter) \
+            if networks else {}
+        if run_estimator:
             table = estimator_table(values, estimates)
         # The estimator's table is kept where it is read back: the first folder's plain record.
-        table_record = records[None][0] if estimator_model is not None else None
+        table_record = records[None][0] if run_estimator else None
         for folder_records in records.values():
             for index, (folder, kept) in enumerate(zip(folders, folder_records)):
                 kept.save({mode: (swept[(i, mode)], swept_clean.get((i, mode)), joins[(i, mode)],
@@ -821,7 +867,8 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
                           table if kept is table_record else None)
         correct.update(swept)
         clean.update(swept_clean)
-        report_timings(timings, len(images) * len(values), len(networks))
+        if timings is not None:
+            report_timings(timings, len(images) * len(values), len(networks))
     return correct, clean, joins, table if want_table else None
 
 

@@ -367,6 +367,32 @@ def test_sweep_records_stand_in_for_weights_that_are_not_here(tiny_setup, monkey
     assert len(list(first.glob("sweep_tiny_jpeg_*.npz"))) == 2
 
 
+def test_a_new_seed_reuses_the_estimators_answers(tiny_setup, monkeypatch):
+    """The estimator's per-image answers are kept between runs (EstimateCache): a seed study that
+    gains an est_* seed classifies it without running the estimator, and finds what a run that
+    estimates afresh finds."""
+    first, second = tiny_setup / "weights", tiny_setup / "seed1"
+    second.mkdir()
+    command = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
+               "3,30", "--out", str(tiny_setup / "plots"), "--weights", str(first)]
+    assert evaluate.main(command) == 0
+    keras.utils.set_random_seed(1)
+    classifier.build_classifier((16, 16, 3), 3, width=2, with_parameter=True).save(
+        classifier.weights_path("tiny", "est_nl", second))
+
+    def no_estimator(*args):
+        raise AssertionError("the estimator ran again")
+    monkeypatch.setattr(evaluate.estimator, "estimate", no_estimator)
+    assert evaluate.main(command + [str(second)]) == 0
+    kept = (tiny_setup / "plots/tiny_noise_seeds.csv").read_text()
+    monkeypatch.undo()
+    monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
+    for record in second.glob("sweep_*.npz"):
+        record.unlink()
+    assert evaluate.main(command + [str(second)]) == 0
+    assert (tiny_setup / "plots/tiny_noise_seeds.csv").read_text() == kept
+
+
 @pytest.fixture
 def figures(monkeypatch):
     """The figures the plotting functions draw, kept instead of saved."""
