@@ -185,6 +185,10 @@ def _load_folder(root):
             with atomic_output(cache) as temporary:
                 with open(temporary, "wb") as handle:  # uncompressed: loads in a second
                     np.savez(handle, x_train=splits["train"], x_test=splits["test"])
+            stale_prefix = cache.name[:cache.name.rindex("-") + 1]
+            for stale in cache.parent.glob(f"{stale_prefix}*.npz"):
+                if stale != cache:  # this folder before it changed: never read again
+                    stale.unlink(missing_ok=True)
         except OSError as error:  # a read-only home costs speed, not the run
             warnings.warn(f"could not cache {root} in {cache.parent}: {error}", stacklevel=2)
     return [splits["train"], listing["train"][1], splits["test"], listing["test"][1]], \
@@ -200,18 +204,20 @@ def cache_dir():
 
 
 def folder_cache_path(root, files):
-    """Where the decoded images of a folder dataset are kept (cache_dir). The name holds a
-    digest of every file's path, size and modification time, so any change to the folder makes
-    a new entry rather than reusing a stale one."""
+    """Where the decoded images of a folder dataset are kept (cache_dir):
+    <name>-<location>-<contents>.npz. <contents> is a digest of every file's path, size and
+    modification time, so any change to the folder makes a new entry rather than reusing a
+    stale one, and the entry of the same <location> it replaces is removed."""
     folder = cache_dir()
     if folder is None:
         return None
+    location = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
     digest = hashlib.sha256()
     for path in files:
         status = path.stat()
         digest.update(f"{path.relative_to(root)}\0{status.st_size}\0{status.st_mtime_ns}\n"
                       .encode())
-    return folder / f"{root.resolve().name}-{digest.hexdigest()[:16]}.npz"
+    return folder / f"{root.resolve().name}-{location}-{digest.hexdigest()[:16]}.npz"
 
 
 def _stack_images(files):

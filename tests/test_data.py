@@ -1,4 +1,5 @@
 """data.py: every form of --dataset, clean-image patches, image files and atomic outputs."""
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -88,14 +89,20 @@ def test_a_folder_is_decoded_once_then_read_from_the_cache(tmp_path, folder_cach
     assert decoded == []
     np.testing.assert_array_equal(again.x_train, first.x_train)
     np.testing.assert_array_equal(again.y_test, first.y_test)
-    # A changed file is a new folder: decoded again, never served stale.
+    # A changed file is a new folder: decoded again, never served stale, and the stale entry
+    # goes; a folder of the same name elsewhere keeps its own.
     changed = random_images(1, 10, 12, 3, seed=9)[0]
     Image.fromarray(changed).save(tmp_path / "pets/test/dog/1.png")
     fresh = data.load_dataset(str(tmp_path / "pets"))
     assert len(decoded) == 2 and np.array_equal(fresh.x_test[-1], changed)
-    monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
+    assert len(list(folder_cache.glob("pets-*.npz"))) == 1
+    shutil.copytree(tmp_path / "pets", tmp_path / "elsewhere/pets")
+    data.load_dataset(str(tmp_path / "elsewhere/pets"))
     data.load_dataset(str(tmp_path / "pets"))
     assert len(decoded) == 4 and len(list(folder_cache.glob("pets-*.npz"))) == 2
+    monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
+    data.load_dataset(str(tmp_path / "pets"))
+    assert len(decoded) == 6 and len(list(folder_cache.glob("pets-*.npz"))) == 2
 
 
 @pytest.mark.parametrize("channels", [1, 3])
