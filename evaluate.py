@@ -745,8 +745,8 @@ class EstimateCache:
     network sees the same degraded images and the same estimator, so a seed study that gains a
     seed only classifies: the estimator is most of an est_* sweep's time. Keyed by the sweep's
     conditions (SweepRecord.condition: test images, values, noise seed) and the estimator
-    file's digest. Unlike a SweepRecord it is not committed: 0.4 MB for the subset's noise
-    sweep, 8 MB for 10,000 images at 100 q values."""
+    file's digest. Unlike a SweepRecord it is not committed: 0.2 MB for the subset's noise
+    sweep and 0.5 MB for its JPEG sweep, some MB for 10,000 test images."""
 
     def __init__(self, condition):
         folder = data.cache_dir()
@@ -835,8 +835,8 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
           flush=True)
     if networks or run_estimator:
         cache = EstimateCache(records[None][0].condition)
-        estimates, clean_estimates = (cache.load(len(images)) if run_estimator else None) or (
-            None, None)
+        cached = cache.load(len(images)) if run_estimator else None
+        estimates, clean_estimates = cached or (None, None)
         estimator_model = None
         if run_estimator and estimates is None:
             if missing_estimator is not None:
