@@ -766,13 +766,8 @@ class EstimateCache:
         return swept, clean
 
     def save(self, swept, clean):
-        if self.path is None:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            data.save_npz(self.path, sweep=swept, clean=clean)
-        except OSError as error:  # a read-only home costs time in the next run, not this one
-            warnings.warn(f"could not keep the estimates in {self.path}: {error}", stacklevel=2)
+        if self.path is not None:
+            data.save_to_cache(self.path, sweep=swept, clean=clean)
 
 
 def sweep_folders(args, folders, dataset_name, images, labels, values, modes,

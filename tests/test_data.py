@@ -105,6 +105,17 @@ def test_a_folder_is_decoded_once_then_read_from_the_cache(tmp_path, folder_cach
     assert len(decoded) == 6 and len(list(folder_cache.glob("pets-*.npz"))) == 2
 
 
+def test_a_cache_that_cannot_be_written_warns_and_loses_nothing(tmp_path, monkeypatch):
+    write_folder_dataset(tmp_path / "pets", 3)
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("DEGRADED_CNN_CACHE", str(tmp_path / "a-file" / "cache"))
+    with pytest.warns(UserWarning, match="could not keep pets-.*npz in .*a-file"):
+        loaded = data.load_dataset(str(tmp_path / "pets"))
+    assert loaded.x_train.shape[0] == 6 and loaded.x_test.shape[0] == 4
+    with pytest.warns(UserWarning, match="could not keep estimates.npz"):
+        assert data.save_to_cache(tmp_path / "a-file" / "estimates.npz", x=np.zeros(1)) is False
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dataset_channels_without_loading_it(tmp_path, channels):
     write_folder_dataset(tmp_path / "pets", channels)
