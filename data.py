@@ -28,6 +28,7 @@ IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".ppm", ".pg
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")
 MIN_IMAGE_SIZE = 8
 DECODE_THREADS = 4
+DIGEST_CHARS = 16  # of a folder cache entry's contents digest
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                    "truck")
@@ -182,7 +183,7 @@ def _load_folder(root):
     # Uncompressed: 184 MB for CIFAR-10, read back in a second.
     if cache is not None and save_to_cache(cache, compressed=False, x_train=splits["train"],
                                            x_test=splits["test"]):
-        for stale in cache.parent.glob(f"{_folder_cache_prefix(root)}*.npz"):
+        for stale in cache.parent.glob(f"{_folder_cache_prefix(root)}{'?' * DIGEST_CHARS}.npz"):
             if stale != cache:  # this folder before it changed: never read again
                 stale.unlink(missing_ok=True)
     return [splits["train"], listing["train"][1], splits["test"], listing["test"][1]], \
@@ -210,7 +211,7 @@ def folder_cache_path(root, files):
         status = path.stat()
         digest.update(f"{path.relative_to(root)}\0{status.st_size}\0{status.st_mtime_ns}\n"
                       .encode())
-    return folder / f"{_folder_cache_prefix(root)}{digest.hexdigest()[:16]}.npz"
+    return folder / f"{_folder_cache_prefix(root)}{digest.hexdigest()[:DIGEST_CHARS]}.npz"
 
 
 def _folder_cache_prefix(root):

@@ -100,9 +100,16 @@ def test_a_folder_is_decoded_once_then_read_from_the_cache(tmp_path, folder_cach
     data.load_dataset(str(tmp_path / "elsewhere/pets"))
     data.load_dataset(str(tmp_path / "pets"))
     assert len(decoded) == 4 and len(list(folder_cache.glob("pets-*.npz"))) == 2
+    # A folder whose name begins with this one's entry prefix keeps its entry too.
+    prefixed = tmp_path / data._folder_cache_prefix(tmp_path / "pets").rstrip("-")
+    shutil.copytree(tmp_path / "pets", prefixed)
+    data.load_dataset(str(prefixed))
+    Image.fromarray(changed[::-1]).save(tmp_path / "pets/test/dog/1.png")
+    data.load_dataset(str(tmp_path / "pets"))
+    assert len(decoded) == 8 and len(list(folder_cache.glob("pets-*.npz"))) == 3
     monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
     data.load_dataset(str(tmp_path / "pets"))
-    assert len(decoded) == 6 and len(list(folder_cache.glob("pets-*.npz"))) == 2
+    assert len(decoded) == 10 and len(list(folder_cache.glob("pets-*.npz"))) == 3
 
 
 def test_a_cache_that_cannot_be_written_warns_and_loses_nothing(tmp_path, monkeypatch):
