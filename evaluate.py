@@ -85,6 +85,9 @@ PAPER_ESTIMATES = {  # Tables 2 and 5 (CIFAR-10): true value -> (mean, SD) of th
 }
 PAPER_ESTIMATE_TABLES = {"jpeg": 2, "noise": 5}
 BOOTSTRAP_SAMPLES = 1000
+# The estimator is most of an est_* sweep's time (hours for 10,000 JPEG test images on a CPU):
+# its answers so far are kept this often, and a rerun goes on from the last value kept.
+CHECKPOINT_SECONDS = 120
 # Two-sided 97.5% quantiles of Student's t by degrees of freedom; a df between two rows takes the
 # lower row (a wider interval). numpy has no t distribution and scipy is not otherwise needed.
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
@@ -165,16 +168,17 @@ def degraded_test_set(images, degradation, value, seed):
 
 
 def sweep(images, labels, degradation, values, networks, estimator_model, seed, batch_size,
-          fixed=None, estimates=None):
+          fixed=None, estimates=None, checkpoint=None):
     """Return correct[name] (values x images booleans), estimates (values x images) and timings.
-    `estimates`: the estimator's answers from an earlier run (EstimateCache), used where
-    `estimator_model` is None. `fixed`: see classify."""
+    `estimates`: the estimator's answers from an earlier run (EstimateCache); `estimator_model`
+    fills only its rows that hold NaN, and `checkpoint(estimates)` is called every
+    CHECKPOINT_SECONDS while it does. `fixed`: see classify."""
     correct = {name: np.zeros((len(values), len(images)), bool) for name in networks}
     if estimates is None:
         estimates = np.full((len(values), len(images)), np.nan)
     timings = {"degrade (waited)": 0.0, "estimate": 0.0, "classify": 0.0}
     with ThreadPoolExecutor(1) as prefetch:  # degrade the next value while this one is classified
-        start = time.perf_counter()
+        start = last_checkpoint = time.perf_counter()
         pending = prefetch.submit(degraded_test_set, images, degradation, values[0], seed)
         for index, value in enumerate(values):
             tick = time.perf_counter()
@@ -183,10 +187,14 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
                 pending = prefetch.submit(degraded_test_set, images, degradation,
                                           values[index + 1], seed)
             timings["degrade (waited)"] += time.perf_counter() - tick
-            if estimator_model is not None:
+            if estimator_model is not None and np.isnan(estimates[index]).any():
                 tick = time.perf_counter()
                 estimates[index] = estimator.estimate(estimator_model, degraded, degradation)
                 timings["estimate"] += time.perf_counter() - tick
+                if checkpoint is not None and \
+                        time.perf_counter() - last_checkpoint >= CHECKPOINT_SECONDS:
+                    checkpoint(estimates)
+                    last_checkpoint = time.perf_counter()
             tick = time.perf_counter()
             for name, right in classify(networks, degraded, labels, degradation, estimates[index],
                                         np.full(len(images), value), batch_size,
@@ -746,7 +754,9 @@ class EstimateCache:
     seed only classifies: the estimator is most of an est_* sweep's time. Keyed by the sweep's
     conditions (SweepRecord.condition: test images, values, noise seed) and the estimator
     file's digest. Unlike a SweepRecord it is not committed: 0.2 MB for the subset's noise
-    sweep and 0.5 MB for its JPEG sweep, 2.2 MB for the noise sweep of 10,000 test images."""
+    sweep and 0.5 MB for its JPEG sweep, 2.2 MB for the noise sweep of 10,000 test images.
+    An interrupted sweep leaves the values it reached (the others NaN), and the next run
+    estimates only the rest."""
 
     def __init__(self, condition):
         folder = data.cache_dir()
@@ -755,8 +765,8 @@ class EstimateCache:
         self.value_count = len(condition["values"])
 
     def load(self, image_count):
-        """(sweep estimates, clean estimates), or None where there are none for these
-        conditions."""
+        """(sweep estimates, clean estimates), NaN where not yet estimated, or None where there
+        are none for these conditions."""
         if self.path is None or not self.path.is_file():
             return None
         with np.load(self.path) as kept:
@@ -765,9 +775,19 @@ class EstimateCache:
             return None
         return swept, clean
 
-    def save(self, swept, clean):
+    def save(self, swept, clean=None):
+        """Keep the answers so far; `clean` None: not yet estimated."""
         if self.path is not None:
-            data.save_to_cache(self.path, sweep=swept, clean=clean)
+            data.save_to_cache(self.path, sweep=swept, clean=np.full(swept.shape[1], np.nan)
+                               if clean is None else clean)
+
+    @staticmethod
+    def values_done(kept):
+        return 0 if kept is None else int((~np.isnan(kept[0]).any(axis=1)).sum())
+
+    @staticmethod
+    def complete(kept):
+        return kept is not None and not (np.isnan(kept[0]).any() or np.isnan(kept[1]).any())
 
 
 def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
@@ -833,17 +853,21 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
         cached = cache.load(len(images)) if run_estimator else None
         estimates, clean_estimates = cached or (None, None)
         estimator_model = None
-        if run_estimator and estimates is None:
+        if run_estimator and not cache.complete(cached):
             if missing_estimator is not None:
                 raise missing_estimator
             estimator_model = training.load_model(estimator_file)
+            if cached is not None:
+                print(f"resuming the estimator: {cache.values_done(cached)} of {len(values)} "
+                      f"values kept in {cache.path}", flush=True)
         elif run_estimator:
             print(f"the estimator's answers from {cache.path}", flush=True)
         swept, timings = {}, None
         if networks or estimator_model is not None:
             swept, estimates, timings = sweep(images, labels, args.degradation, values,
                                               networks, estimator_model, args.seed,
-                                              args.batch_size, args.fixed_parameter, estimates)
+                                              args.batch_size, args.fixed_parameter, estimates,
+                                              checkpoint=cache.save)
         if estimator_model is not None:
             clean_estimates = estimator.estimate(estimator_model, images, args.degradation)
             cache.save(estimates, clean_estimates)

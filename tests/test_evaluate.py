@@ -393,6 +393,34 @@ def test_a_new_seed_reuses_the_estimators_answers(tiny_setup, monkeypatch):
     assert (tiny_setup / "plots/tiny_noise_seeds.csv").read_text() == kept
 
 
+def test_an_interrupted_estimator_sweep_goes_on_where_it_stopped(tiny_setup, monkeypatch):
+    """The estimator's answers are kept as the sweep goes (CHECKPOINT_SECONDS): a run stopped
+    at the third value estimates only the values after the last one kept, and its table is the
+    one an uninterrupted run writes."""
+    command = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
+               "3,30,40", "--out", str(tiny_setup / "plots"), "--weights",
+               str(tiny_setup / "weights"), "--estimator-only"]
+    estimate, calls = evaluate.estimator.estimate, []
+
+    def counted(model, images, degradation, stop_at=None):
+        calls.append(len(images))
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return estimate(model, images, degradation)
+    monkeypatch.setattr(evaluate, "CHECKPOINT_SECONDS", 0)
+    monkeypatch.setattr(evaluate.estimator, "estimate",
+                        lambda *args: counted(*args, stop_at=3))
+    assert evaluate.main(command) == 130  # interrupted (Ctrl-C)
+    monkeypatch.setattr(evaluate.estimator, "estimate", counted)
+    calls.clear()
+    assert evaluate.main(command) == 0
+    assert calls == [12, 12]  # the third value, then the clean images
+    resumed = (tiny_setup / "plots/tiny_noise_estimator.csv").read_text()
+    monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
+    assert evaluate.main(command) == 0
+    assert (tiny_setup / "plots/tiny_noise_estimator.csv").read_text() == resumed
+
+
 @pytest.fixture
 def figures(monkeypatch):
     """The figures the plotting functions draw, kept instead of saved."""
