@@ -56,7 +56,7 @@ SEED = 0
 ESTIMATOR_IMAGES = 1000  # clean images the estimator's patches are cut from
 
 # The shipped recipes, parsed by the scripts' own parsers so the benchmark follows them.
-CLASSIFIER_CPU = classifier.build_parser().parse_args(classifier.RECIPE_CPU.split())
+CLASSIFIER_CPU = classifier.parse_args(["--recipe", "cpu"])[1]
 CLASSIFIER_PAPER = classifier.build_parser().parse_args([])  # width 64, batch 128
 ESTIMATOR_CPU = estimator.build_parser().parse_args(estimator.RECIPE_CPU["jpeg"][-1].split())
 ESTIMATOR_PAPER = estimator.build_parser().parse_args([])  # 64x64 patches, batch 32

@@ -12,7 +12,7 @@ est_nl (degraded images + the parameter estimated by the frozen weights/estimato
 known_qf / known_nl (degraded images + the true parameter).
 
 The default network is the full-size one (features 64/128/256, dense 1024), meant for a GPU. On a
-CPU use a narrower one, e.g. the flags of RECIPE_CPU below.
+CPU use a narrower one: `--recipe cpu` (recipes.py) sets the flags of the shipped networks.
 
 For evaluate.py and other scripts: MODES, weights_path, load_classifier, predict_probabilities.
 """
@@ -30,29 +30,55 @@ from PIL import Image  # noqa: E402
 import data  # noqa: E402
 import degrade  # noqa: E402
 import estimator  # noqa: E402
+import recipes  # noqa: E402
 import training  # noqa: E402
+
+
+# What a parameter-aware network's second input gets: the estimator's answer, the true value,
+# or a placebo drawn from the true value's distribution, independent of the image (a control
+# that has a second input with the right distribution and no information).
+PARAMETER_SOURCES = ("none", "estimated", "true", "shuffled")
 
 
 @dataclass(frozen=True)
 class Mode:
     degradation: str | None  # None: clean images
-    parameter: str           # what the second input gets: "none", "estimated" or "true"
+    parameter: str           # what the second input gets: one of PARAMETER_SOURCES
+    label: str               # its name in tables and figures
+    twin: str | None = None  # the image-only network that a parameter-aware one is compared with
+    in_paper: bool = True    # False: a control of this project's, swept only where trained
 
     @property
     def has_parameter(self):
         return self.parameter != "none"
 
+    @property
+    def needs_estimator(self):
+        return self.parameter == "estimated"
 
-# The modes the paper compares: which images the network is trained on, and what it is told.
+
+# The modes the paper compares, and the placebo controls: which images the network is trained
+# on, and what it is told.
 MODES = {
-    "org": Mode(None, "none"),
-    "jpg": Mode("jpeg", "none"),
-    "est_qf": Mode("jpeg", "estimated"),
-    "known_qf": Mode("jpeg", "true"),
-    "noisy": Mode("noise", "none"),
-    "est_nl": Mode("noise", "estimated"),
-    "known_nl": Mode("noise", "true"),
+    "org": Mode(None, "none", "Org"),
+    "jpg": Mode("jpeg", "none", "Jpg"),
+    "est_qf": Mode("jpeg", "estimated", "Jpg+Est.QF", "jpg"),
+    "known_qf": Mode("jpeg", "true", "Jpg+Known.QF", "jpg"),
+    "shuffled_qf": Mode("jpeg", "shuffled", "Jpg+Shuffled.QF", "jpg", in_paper=False),
+    "noisy": Mode("noise", "none", "Noisy"),
+    "est_nl": Mode("noise", "estimated", "Noisy+Est.NL", "noisy"),
+    "known_nl": Mode("noise", "true", "Noisy+Known.NL", "noisy"),
+    "shuffled_nl": Mode("noise", "shuffled", "Noisy+Shuffled.NL", "noisy", in_paper=False),
 }
+
+
+
+def compared_modes(degradation, controls=False):
+    """The networks compared for `degradation`: the paper's (org, its image-only network and its
+    parameter-aware ones) and, with `controls`, the placebo controls too."""
+    return tuple(name for name, mode in MODES.items()
+                 if mode.degradation in (None, degradation) and (mode.in_paper or controls))
+
 
 WEIGHTS_DIR = Path("weights")
 FULL_WIDTH = 64         # features of the first block; the paper-size network
@@ -71,17 +97,7 @@ JOIN_LAYERS = {"dense": "features_and_parameter", "input": "parameter_plane", "f
 
 # The flags that a resumed run must share with the run it continues (see training.py).
 RUN_SETTINGS = ("width", "dropout", "spatial_dropout", "batch_size", "learning_rate", "lr_decay",
-                "limit", "val_fraction", "reuse", "seed", "parameter_join")
-# A network a 2-core CPU can train on the CIFAR-10 subset, the same for every mode so that each
-# parameter-aware network and its image-only twin see as many images; see the README for times
-# and accuracies.
-CPU_NETWORK = "--width 16 --batch-size 64 --learning-rate 0.004 --rotation 10"
-NETWORK_CPU = f"{CPU_NETWORK} --dropout 0.3 --spatial-dropout 0.1"
-RECIPE_CPU = f"{NETWORK_CPU} --epochs 100"
-# The same network on all 50,000 CIFAR-10 training images (cifar10-q75), with less dropout:
-# with RECIPE_CPU's it underfits ten times the data (RESULTS.md). 40 epochs, about 40-50 minutes
-# on 2 cores for an image-only mode.
-RECIPE_CPU_FULL = f"{CPU_NETWORK} --dropout 0.1 --spatial-dropout 0.05 --epochs 40"
+                "warmup_epochs", "limit", "val_fraction", "reuse", "seed", "parameter_join")
 # The held-out images and their degradation are the same for every --seed: seeds then differ
 # only in what training draws (initial weights, batch order, augmentation, degradation), and
 # every seed chooses its epoch on the same validation images.
@@ -325,9 +341,21 @@ def degraded_inputs(images, mode, rng, estimator_model=None):
     images = degrade.degrade(images, spec.degradation, params, rng, workers=1)
     if spec.parameter == "none":
         return model_inputs(images)
+    return model_inputs(images, fed_parameters(spec, params, images, rng, estimator_model),
+                        spec.degradation)
+
+
+def fed_parameters(spec, true_params, images, rng, estimator_model=None):
+    """What a network of mode `spec` is told about `images` whose true parameters are
+    `true_params`: those, the estimator's answer, or (shuffled) a fresh draw from the training
+    distribution of the parameter, independent of the image. None for an image-only mode."""
     if spec.parameter == "estimated":
-        params = estimator.estimate(estimator_model, images, spec.degradation)
-    return model_inputs(images, params, spec.degradation)
+        return estimator.estimate(estimator_model, images, spec.degradation)
+    if spec.parameter == "shuffled":
+        return degrade.random_params(spec.degradation, len(images), rng)
+    if spec.parameter == "true":
+        return np.asarray(true_params, dtype=np.float64).reshape(len(images))
+    return None
 
 
 class TrainingBatches(keras.utils.PyDataset):
@@ -399,7 +427,7 @@ def train(args):
     dataset = data.load_dataset(args.dataset)
     estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args),
                                                dataset.image_shape[-1]) \
-        if spec.parameter == "estimated" else None
+        if spec.needs_estimator else None
     output = weights_path(dataset.name, args.mode, args.weights_dir)
     # Seeded after loading the estimator, whose layers draw from the same generator: so every
     # mode starts from the same convolution weights, and twins differ in the parameter only.
@@ -411,13 +439,15 @@ def train(args):
         check_resumable(output, dataset, model)
     batches, validation = training_data(args, dataset, estimator_model, output)
     model.compile(optimizer=keras.optimizers.Adamax(training.learning_rate(
-                      args.learning_rate, args.lr_decay, args.epochs * len(batches))),
+                      args.learning_rate, args.lr_decay, args.epochs * len(batches),
+                      round(args.warmup_epochs * len(batches)))),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   jit_compile=args.jit)
     write_class_names(class_names_path(dataset.name, args.weights_dir), dataset.class_names)
     training.fit_resumable(model, batches, validation, output, args.epochs,
                            monitor="val_accuracy", mode="max", fresh=args.fresh,
-                           settings={key: vars(args)[key] for key in RUN_SETTINGS})
+                           settings={key: vars(args)[key] for key in RUN_SETTINGS},
+                           callbacks=[training.DeadRunWarning(len(dataset.class_names))])
     print(f"best model: {output}")
 
 
@@ -511,16 +541,15 @@ def predict_files(args):
     model = load_classifier(name, args.mode, args.weights_dir)
     shape = model_image_shape(model)
     estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args), shape[-1]) \
-        if spec.parameter == "estimated" else None
+        if spec.needs_estimator else None
     names = read_class_names(args, name, model.outputs[0].shape[-1])
     images = np.stack([fit_to_network(data.read_image(path, shape[-1]), shape)
                        for path in args.predict])
     # The parameter describes the image the classifier sees, so it is estimated after resizing.
-    params = None
-    if spec.parameter == "estimated":
-        params = estimator.estimate(estimator_model, images, spec.degradation)
-    elif spec.parameter == "true":
-        params = degrade.check_params(spec.degradation, args.param, len(images))
+    true_params = degrade.check_params(spec.degradation, args.param, len(images)) \
+        if spec.parameter == "true" else None
+    params = fed_parameters(spec, true_params, images, np.random.default_rng(args.seed),
+                            estimator_model)
     probabilities = predict_probabilities(model, images, params, spec.degradation)
     for index, path in enumerate(args.predict):
         print(describe(path, probabilities[index], names, spec, params, index))
@@ -543,9 +572,15 @@ def build_parser():
     parser = argparse.ArgumentParser(
         description="Train the degraded-image classifier in one of the paper's modes, or "
                     "classify image files with a trained one.",
-        epilog=f"Modes: {', '.join(MODES)}. CPU recipes: for the CIFAR-10 subset "
-               f"{RECIPE_CPU}; for all 50,000 CIFAR-10 training images {RECIPE_CPU_FULL}")
+        epilog=f"Modes: {', '.join(MODES)}. Recipes (--recipe): " + "; ".join(
+            f"{name}: {' '.join(recipe.flags())}" for name, recipe in recipes.RECIPES.items()))
     parser.add_argument("--mode", default="org", help=f"one of {', '.join(MODES)} (default org)")
+    parser.add_argument("--recipe", choices=recipes.RECIPES, default="paper",
+                        help="the defaults of the network and training flags below, which any "
+                        "of them given beside it overrides: paper (the paper's network, for a "
+                        "GPU), cpu (the shipped subset networks), cpu-full (all 50,000 CIFAR-10 "
+                        "images), width64, width64-full (the paper's width on a CPU); see "
+                        "recipes.py (default paper)")
     parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, mnist, "
                         "fashion_mnist, an .npz or a folder with train/ and test/; also names "
                         "the weights (the file stem for an .npz or folder)")
@@ -558,22 +593,24 @@ def build_parser():
     parser.add_argument("--param", type=float, help="with --predict in a known_* mode: the true "
                         "QF or noise sigma of the images")
     group = parser.add_argument_group("network")
-    group.add_argument("--width", type=int, default=FULL_WIDTH,
+    group.add_argument("--width", type=int,
                        help="features of the first block; the others are 2x and 4x, the dense "
-                            f"layers {DENSE_PER_WIDTH}x (default {FULL_WIDTH}: 64/128/256, 1024)")
+                            f"layers {DENSE_PER_WIDTH}x ({FULL_WIDTH}: 64/128/256, 1024)")
     group.add_argument("--parameter-join", choices=JOINS, default="dense",
                        help="where the parameter enters a parameter-aware network: dense (the "
                        "paper: beside the image features, before the dense layers), input (a "
                        "constant extra image channel) or film (a gain and bias of each dense "
                        "feature); a saved network keeps its join (default dense)")
-    group.add_argument("--dropout", type=float, default=0.5, help="before each dense layer")
-    group.add_argument("--spatial-dropout", type=float, default=0.2,
+    group.add_argument("--dropout", type=float, help="before each dense layer")
+    group.add_argument("--spatial-dropout", type=float,
                        help="spatial dropout before the last block's convolutions, halved for "
                             "each earlier block")
     group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=int, default=100)
-    group.add_argument("--batch-size", type=int, default=128)
-    training.add_learning_rate_flags(group, 0.002, "cosine")
+    group.add_argument("--epochs", type=int)
+    group.add_argument("--batch-size", type=int)
+    training.add_learning_rate_flags(group, None, "cosine")
+    group.add_argument("--warmup-epochs", type=float,
+                       help="raise the rate linearly from 0 over this many epochs first")
     group.add_argument("--limit", type=int, help="use only the first N training images")
     group.add_argument("--val-fraction", type=float, default=0.1,
                        help="fraction of the training images that chooses the checkpoint")
@@ -590,18 +627,27 @@ def build_parser():
     group.add_argument("--fresh", action="store_true",
                        help="discard an earlier run's backup and log and start over")
     group = parser.add_argument_group("augmentation (ImageDataGenerator's options)")
-    group.add_argument("--rotation", type=float, default=15.0, help="degrees")
+    group.add_argument("--rotation", type=float, help="degrees")
     group.add_argument("--shift", type=float, default=0.125,
                        help="width and height shift, fraction of the size")
     group.add_argument("--zoom", type=float, default=0.1, help="zoom range, fraction")
     group.add_argument("--shear", type=float, default=5.0, help="degrees")
     group.add_argument("--no-flip", action="store_true", help="no horizontal flips")
+    parser.set_defaults(**recipes.PAPER.arguments())
     return parser
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    """The command line, with the flags that it leaves out taken from its --recipe."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    recipe, _ = parser.parse_known_args(argv)
+    if recipe.recipe in recipes.RECIPES:  # else parse_args below reports the bad choice
+        parser.set_defaults(**recipes.RECIPES[recipe.recipe].arguments())
+    return parser, parser.parse_args(argv)
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
     if args.param is not None and not args.predict:
         parser.error("--param needs --predict")
     task = predict_files if args.predict else train

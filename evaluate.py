@@ -55,12 +55,12 @@ import degrade  # noqa: E402
 import estimator  # noqa: E402
 import training  # noqa: E402
 
-# The networks compared for each degradation, and each parameter-aware network's image-only twin.
-NETWORKS = {"jpeg": ("org", "jpg", "est_qf", "known_qf"),
-            "noise": ("org", "noisy", "est_nl", "known_nl")}
-TWINS = {"est_qf": "jpg", "known_qf": "jpg", "est_nl": "noisy", "known_nl": "noisy"}
-LABELS = {"org": "Org", "jpg": "Jpg", "est_qf": "Jpg+Est.QF", "known_qf": "Jpg+Known.QF",
-          "noisy": "Noisy", "est_nl": "Noisy+Est.NL", "known_nl": "Noisy+Known.NL"}
+# The networks compared for each degradation (the paper's and the placebo controls), each
+# parameter-aware network's image-only twin, and the names in tables: classifier.MODES's.
+NETWORKS = {degradation: classifier.compared_modes(degradation, controls=True)
+            for degradation in ("jpeg", "noise")}
+TWINS = {name: mode.twin for name, mode in classifier.MODES.items() if mode.twin}
+LABELS = {name: mode.label for name, mode in classifier.MODES.items()}
 INTERVALS = {"jpeg": ((1, 20), (21, 40), (41, 60), (61, 80), (81, 100)),
              "noise": ((0, 10), (11, 20), (21, 30), (31, 40), (41, 50))}
 
@@ -94,6 +94,8 @@ T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 
          9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 40: 2.021, 60: 2.000,
          120: 1.980}
 Z_975 = 1.960
+# The random stream of a sweep's placebo parameters, beside the degradation's (seed, value).
+PLACEBO_STREAM = 1
 NO_VALUE = "-"  # a Markdown cell for an interval that the sweep did not reach
 
 
@@ -167,6 +169,14 @@ def degraded_test_set(images, degradation, value, seed):
     return degrade.degrade(images, degradation, value, rng)
 
 
+def placebo_parameters(degradation, count, seed, value=0):
+    """The parameters that the shuffled_* networks are told at one value of a sweep: drawn from
+    the training distribution, independent of the images, and the same in every run of the
+    sweep. The clean images get value 0's, so that noise sigma 0 and clean agree."""
+    return degrade.random_params(degradation, count, np.random.default_rng(
+        [seed, int(round(value * 100)), PLACEBO_STREAM]))
+
+
 def sweep(images, labels, degradation, values, networks, estimator_model, seed, batch_size,
           fixed=None, estimates=None, checkpoint=None):
     """Return correct[name] (values x images booleans), estimates (values x images) and timings.
@@ -197,8 +207,9 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
                     last_checkpoint = time.perf_counter()
             tick = time.perf_counter()
             for name, right in classify(networks, degraded, labels, degradation, estimates[index],
-                                        np.full(len(images), value), batch_size,
-                                        fixed).items():
+                                        np.full(len(images), value), batch_size, fixed,
+                                        placebo_parameters(degradation, len(images), seed,
+                                                           value)).items():
                 correct[name][index] = right
             timings["classify"] += time.perf_counter() - tick
             progress(index + 1, len(values), value, correct, start)
@@ -207,15 +218,15 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
 
 
 def classify(networks, images, labels, degradation, estimates, true_params, batch_size,
-             fixed=None):
+             fixed=None, placebo=None):
     """Whether each network classifies each image right, each network given the parameter its
-    mode wants: none, the estimates, or the true values. `fixed`: one value that every
-    parameter-aware network gets instead, whatever the image (an ablation: a network that uses
-    its parameter input loses accuracy when it is wrong)."""
+    mode wants: none, the estimates, the true values or the `placebo` ones. `fixed`: one value
+    that every parameter-aware network gets instead, whatever the image (an ablation: a network
+    that uses its parameter input loses accuracy when it is wrong)."""
     correct = {}
     for name, model in networks.items():
         parameter = classifier.MODES[network_mode(name)].parameter
-        params = {"estimated": estimates, "true": true_params}.get(parameter)
+        params = {"estimated": estimates, "true": true_params, "shuffled": placebo}.get(parameter)
         if fixed is not None and parameter != "none":
             params = np.full(len(images), fixed)
         probabilities = classifier.predict_probabilities(model, images, params, degradation,
@@ -224,7 +235,8 @@ def classify(networks, images, labels, degradation, estimates, true_params, batc
     return correct
 
 
-def clean_accuracy(images, labels, degradation, networks, estimates, batch_size, fixed=None):
+def clean_accuracy(images, labels, degradation, networks, estimates, batch_size, fixed=None,
+                   seed=0):
     """Accuracy on the undegraded test images. est_* networks get `estimates`, the estimator's
     answer for each clean image; known_nl gets sigma = 0; known_qf is left out, since a clean
     image has no q."""
@@ -232,7 +244,7 @@ def clean_accuracy(images, labels, degradation, networks, estimates, batch_size,
                 if not (classifier.MODES[network_mode(name)].parameter == "true"
                         and degradation == "jpeg")}
     correct = classify(networks, images, labels, degradation, estimates, np.zeros(len(images)),
-                       batch_size, fixed)
+                       batch_size, fixed, placebo_parameters(degradation, len(images), seed))
     return {name: float(right.mean()) for name, right in correct.items()}
 
 
@@ -434,7 +446,7 @@ def check_classes(trained_on, weights_dir, dataset):
 
 
 def needs_estimator(networks):
-    return any(classifier.MODES[network_mode(n)].parameter == "estimated" for n in networks)
+    return any(classifier.MODES[network_mode(n)].needs_estimator for n in networks)
 
 
 def output_name(args):
@@ -696,7 +708,7 @@ class SweepRecord:
     def matches(self, mode):
         if f"{mode}.correct" not in self.saved:
             return False
-        return classifier.MODES[mode].parameter != "estimated" or \
+        return not classifier.MODES[mode].needs_estimator or \
             str(self.saved[f"{mode}.estimator"]) == self.condition["estimator"]
 
     def result(self, mode, weights_file):
@@ -739,7 +751,7 @@ class SweepRecord:
             arrays[f"{mode}.join"] = join or ""
             arrays[f"{mode}.weights"] = file_digest(weights_file)
             arrays[f"{mode}.estimator"] = self.condition["estimator"] \
-                if classifier.MODES[mode].parameter == "estimated" else ""
+                if classifier.MODES[mode].needs_estimator else ""
         data.save_npz(self.path, **arrays)
 
 
@@ -832,7 +844,7 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
             elif path.is_file():
                 networks[(index, mode)] = classifier.load_classifier(dataset_name, mode, folder)
                 joins[(index, mode)] = classifier.parameter_join(networks[(index, mode)])
-            else:
+            elif classifier.MODES[mode].in_paper:  # a control is swept only where trained
                 warnings.warn(f"no {mode} network at {path}, nor a sweep record of it: skipped",
                               stacklevel=2)
     if modes and not joins:
@@ -872,8 +884,8 @@ def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
             clean_estimates = estimator.estimate(estimator_model, images, args.degradation)
             cache.save(estimates, clean_estimates)
         swept_clean = clean_accuracy(images, labels, args.degradation, networks,
-                                     clean_estimates, args.batch_size, args.fixed_parameter) \
-            if networks else {}
+                                     clean_estimates, args.batch_size, args.fixed_parameter,
+                                     args.seed) if networks else {}
         if run_estimator:
             table = estimator_table(values, estimates)
         # The estimator's table is kept where it is read back: the first folder's plain record.

@@ -13,6 +13,7 @@ runs so that it can be run (or resumed) by hand. A training stage whose model ex
 trained for the budget's epochs is skipped; an interrupted one resumes where it stopped.
 """
 import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -20,43 +21,44 @@ from pathlib import Path
 import classifier
 import data
 import estimator
+import recipes
 import training
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
 
-# The flags of each stage for each budget. "paper": the scripts' own defaults, which follow the
-# paper (for a GPU), and every network the paper compares. "cpu": the CPU recipes that the
-# scripts name, for 2 cores (those of the shipped weights), every network too. An estimator
-# recipe is a sequence of runs, each starting from the model of the one before. "cpu-full": the
-# cpu budget with classifier.RECIPE_CPU_FULL, for all 50,000 CIFAR-10 training images. "quick":
-# the cpu budget cut to fit the whole JPEG pipeline from scratch in well under an hour on 2 cores
-# (timed in the README): one cosine-decayed estimator run instead of the chain, and 40
-# classifier epochs instead of 100.
+# What each budget trains: the estimator's runs (a sequence of flag lists, each run starting
+# from the model of the one before) and the classifier's recipe (recipes.py), for every network
+# the paper compares ("known": with the known_* ones). "paper": the scripts' own defaults, which
+# follow the paper (for a GPU). "cpu": the recipes of the shipped weights, for 2 cores.
+# "cpu-full": for all 50,000 CIFAR-10 training images. "width64", "width64-full": the same at
+# the paper's width. "quick": the whole JPEG pipeline from scratch in well under an hour on 2
+# cores (timed in the README): one cosine-decayed estimator run instead of the chain.
 QUICK_ESTIMATOR = f"{estimator.PATCHES_CPU} --epochs 60 --lr-decay cosine"
 CPU_ESTIMATORS = {degradation: [run.split() for run in runs]
                   for degradation, runs in estimator.RECIPE_CPU.items()}
 BUDGETS = {
     "paper": {"estimator": {degradation: [[]] for degradation in estimator.RECIPE_CPU},
-              "classifier": [], "known": True},
-    "cpu": {"estimator": CPU_ESTIMATORS, "classifier": classifier.RECIPE_CPU.split(),
-            "known": True},
-    "cpu-full": {"estimator": CPU_ESTIMATORS, "classifier": classifier.RECIPE_CPU_FULL.split(),
-                 "known": True},
+              "classifier": "paper", "known": True},
+    "cpu": {"estimator": CPU_ESTIMATORS, "classifier": "cpu", "known": True},
+    "cpu-full": {"estimator": CPU_ESTIMATORS, "classifier": "cpu-full", "known": True},
+    "width64": {"estimator": CPU_ESTIMATORS, "classifier": "width64", "known": True},
+    "width64-full": {"estimator": CPU_ESTIMATORS, "classifier": "width64-full",
+                     "known": True},
     "quick": {
         # The cpu noise recipe is one 40-epoch run already.
         "estimator": {"jpeg": [QUICK_ESTIMATOR.split()], "blur": [QUICK_ESTIMATOR.split()],
                       "noise": CPU_ESTIMATORS["noise"]},
-        "classifier": f"{classifier.NETWORK_CPU} --epochs 40".split(),
+        "classifier": "quick",
         "known": False,
     },
 }
-MODES = {"jpeg": ("org", "jpg", "est_qf", "known_qf"), "noise": ("org", "noisy", "est_nl",
-                                                                 "known_nl")}
+DEGRADATIONS = ("jpeg", "noise")
 
 
 def budget_modes(budget, degradation):
-    return [mode for mode in MODES[degradation] if budget["known"] or not mode.startswith("known")]
+    return [mode for mode in classifier.compared_modes(degradation)
+            if budget["known"] or classifier.MODES[mode].parameter != "true"]
 
 
 def seed_dirs(weights, seeds):
@@ -86,12 +88,18 @@ def flag_value(flags, name, default):
     return int(flags[flags.index(name) + 1]) if name in flags else default
 
 
-def run_stage(title, script, arguments, output=None, epochs=None):
-    """Run `python script arguments` unless `output` is already trained for `epochs`."""
+def run_stage(title, script, arguments, output=None, epochs=None, dry_run=False):
+    """Run `python script arguments` unless `output` is already trained for `epochs`. With
+    `dry_run`, print the command alone on standard output instead (the rest goes to standard
+    error), for a scheduler to run."""
+    report = sys.stderr if dry_run else sys.stdout
     if output is not None and training.is_trained(output, epochs):
-        print(f"== {title}: {output} is trained ({epochs} epochs); skipped")
+        print(f"== {title}: {output} is trained ({epochs} epochs); skipped", file=report)
         return
     command = [sys.executable, script, *arguments]
+    if dry_run:
+        print(shlex.join(command), flush=True)
+        return
     print(f"== {title}: {' '.join(command[1:])}", flush=True)
     subprocess.run(command, cwd=ROOT, check=True)
 
@@ -106,13 +114,14 @@ def reproduce(args):
         run_stage(f"estimator ({args.degradation}, run {number} of {len(runs)})", "estimator.py",
                   ["--degradation", args.degradation, *train_dir, "--weights-dir",
                    str(path.parent), *flags], path,
-                  flag_value(flags, "--epochs", estimator.build_parser().get_default("epochs")))
+                  flag_value(flags, "--epochs", estimator.build_parser().get_default("epochs")),
+                  args.dry_run)
     name = data.dataset_name(args.dataset)
     modes = args.modes.split(",") if args.modes else budget_modes(budget, args.degradation)
     folders = seed_dirs(args.weights, args.seeds)
     for seed, folder in zip(args.seeds or [None], folders):
         for mode in modes:
-            flags = list(budget["classifier"])
+            flags = ["--recipe", budget["classifier"]]
             if seed is not None or args.estimator_dir:
                 flags += ["--estimator-dir", estimator_dir]
             if seed is not None:
@@ -123,7 +132,11 @@ def reproduce(args):
             run_stage(title, "classifier.py",
                       ["--mode", mode, "--dataset", args.dataset, "--weights-dir", str(folder),
                        *flags], classifier.weights_path(name, mode, folder),
-                      flag_value(flags, "--epochs", classifier.build_parser().get_default("epochs")))
+                      recipes.RECIPES[budget["classifier"]].epochs, args.dry_run)
+    if args.dry_run:
+        print("== then the evaluation: the same reproduce.py command without --dry-run, once "
+              "every command above has finished", file=sys.stderr)
+        return
     run_stage("evaluation", "evaluate.py",
               ["--dataset", args.dataset, "--degradation", args.degradation, "--weights",
                *map(str, folders), "--out", args.out,
@@ -152,11 +165,12 @@ def build_parser():
     parser = argparse.ArgumentParser(description="Train and evaluate everything for one dataset "
                                      "and degradation, skipping what is already trained.")
     parser.add_argument("--dataset", default="cifar10")
-    parser.add_argument("--degradation", default="jpeg", choices=list(MODES))
+    parser.add_argument("--degradation", default="jpeg", choices=DEGRADATIONS)
     parser.add_argument("--budget", default="cpu", choices=list(BUDGETS),
                         help="cpu: the recipes of the shipped weights (2 cores); cpu-full: "
                         "the cpu network for all 50,000 CIFAR-10 training images "
-                        "(../shared/data/cifar10-q75): less dropout, 40 epochs; quick: the "
+                        "(../shared/data/cifar10-q75): less dropout, 40 epochs; width64, "
+                        "width64-full: the same at the paper's width, with a warm-up; quick: the "
                         "JPEG pipeline from scratch in well under an hour on 2 cores; paper: "
                         "the paper's sizes, for a GPU (default: %(default)s)")
     parser.add_argument("--train-dir", default=str(DEFAULT_TRAIN_DIR) if DEFAULT_TRAIN_DIR.is_dir()
@@ -180,6 +194,12 @@ def build_parser():
                         help="where the parameter-aware networks take their parameter (see "
                         "classifier.py --help; default dense, the paper's)")
     parser.add_argument("--out", default="plots")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the training commands still to run, one a line, in "
+                        "dependency order (the estimator's runs first, then every mode of every "
+                        "seed, which are independent of each other), for GNU parallel, xargs -P "
+                        "or a job array, run from the repository root; then run this command "
+                        "without it to evaluate")
     return parser
 
 

@@ -1,9 +1,13 @@
 """Resumable Keras training shared by estimator.py and classifier.py.
 
-A run keeps, beside its final model `weights/<name>.keras`:
-  - `weights/<name>.backup/`: the last finished epoch (weights, optimizer state, epoch count),
-    restored when the same command is run again, after Ctrl-C or kill -9 alike;
-  - `weights/<name>.log.csv`: one row of losses and metrics per epoch.
+A run keeps, beside its final model `weights/<name>.keras`, a CSV log `weights/<name>.log.csv`
+(one row of losses and metrics per epoch), and a backup in the cache folder
+(`$DEGRADED_CNN_CACHE/backups/`, outside the work tree, keyed by the model's path in the
+repository) that holds the last finished epoch (weights, optimizer state, epoch count) and
+copies of the log and of the best model. The same command run again restores it, after Ctrl-C,
+kill -9, `git clean -fdx` or in a new clone of the repository alike: a work tree's missing or
+shorter log and missing model are restored from the backup's copies first. With the cache
+"off" the backup stays beside the model (`weights/<name>.backup/`).
 The backup also keeps the run's epoch budget (target.json), so that evaluate.py can tell a run
 still in training (or stopped) from a finished one and leave it out of its tables.
 The final model is the epoch with the best validation score, written atomically whenever it
@@ -13,7 +17,9 @@ without its backup (as shipped in the repository) is never overwritten without -
 run is only continued with the flags it was started with (kept in the backup's settings.json).
 """
 import csv
+import hashlib
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -24,11 +30,53 @@ import data
 
 
 TARGET_FILE = "target.json"  # in the backup: the --epochs of the run's latest command
+LOG_COPY, MODEL_COPY = "log.csv", "best.keras"  # in the backup: what a fresh clone lacks
+REPOSITORY = Path(__file__).resolve().parent
+BACKUPS = "backups"  # the cache folder's subfolder of run backups
+# The training loss of a network that predicts the same probabilities for every image is
+# ln(classes); this close to it (relative) for this many epochs, a run has likely died.
+DEAD_LOSS_TOLERANCE, DEAD_LOSS_EPOCHS = 0.01, 3
 
 
 def run_paths(output):
+    """(backup folder, CSV log) of the run that writes `output`."""
+    return backup_path(output), Path(output).with_suffix(".log.csv")
+
+
+def backup_path(output):
+    """Where the run writing `output` keeps its backup: in the cache folder, named after the
+    model's path inside the repository (its absolute path elsewhere), so that any clone of the
+    repository finds it; beside the model when the cache is off."""
+    cache = data.cache_dir()
     output = Path(output)
-    return output.with_suffix(".backup"), output.with_suffix(".log.csv")
+    if cache is None:
+        return output.with_suffix(".backup")
+    resolved = output.resolve()
+    key = resolved.relative_to(REPOSITORY) if resolved.is_relative_to(REPOSITORY) else resolved
+    digest = hashlib.sha256(key.as_posix().encode()).hexdigest()[:12]
+    return cache / BACKUPS / f"{output.stem}-{digest}.backup"
+
+
+def restore_from_backup(output):
+    """Bring back what a new checkout lacks: the log, where the backup's copy is longer, and
+    the best model, where it is missing. An old backup beside the model moves to backup_path."""
+    output = Path(output)
+    backup, log = run_paths(output)
+    legacy = output.with_suffix(".backup")
+    if legacy != backup and legacy.is_dir() and not backup.exists():
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(legacy, backup)
+    if not backup.is_dir():
+        return
+    copy = backup / LOG_COPY
+    if copy.is_file() and len(read_log(copy)) > len(read_log(log)):
+        with data.atomic_output(log) as temporary:
+            shutil.copyfile(copy, temporary)
+        print(f"restored {log} from its backup ({len(read_log(log))} epoch(s))")
+    if not output.exists() and (backup / MODEL_COPY).is_file():
+        with data.atomic_output(output) as temporary:
+            shutil.copyfile(backup / MODEL_COPY, temporary)
+        print(f"restored {output} from its backup")
 
 
 def load_model(path):
@@ -70,6 +118,45 @@ class BestCheckpoint(keras.callbacks.Callback):
         if self.best is None or self.better(score, self.best):
             self.best = float(score)
             save_model(self.model, self.path)
+            backup = run_paths(self.path)[0]
+            if backup.is_dir():
+                with data.atomic_output(backup / MODEL_COPY) as temporary:
+                    shutil.copyfile(self.path, temporary)
+
+
+class LogCopy(keras.callbacks.Callback):
+    """Copy the CSV log into the backup after every epoch, for a new checkout to restore."""
+
+    def __init__(self, log, backup):
+        super().__init__()
+        self.log, self.backup = Path(log), Path(backup)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with data.atomic_output(self.backup / LOG_COPY) as temporary:
+            shutil.copyfile(self.log, temporary)
+
+
+class DeadRunWarning(keras.callbacks.Callback):
+    """Warn, once, when the training loss has stayed within DEAD_LOSS_TOLERANCE of ln(classes)
+    for DEAD_LOSS_EPOCHS epochs in a row: the network predicts the same for every image."""
+
+    def __init__(self, classes, log=print):
+        super().__init__()
+        self.chance, self.log, self.streak, self.warned = math.log(classes), log, 0, False
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or self.warned:
+            return
+        near = abs(float(loss) - self.chance) <= DEAD_LOSS_TOLERANCE * self.chance
+        self.streak = self.streak + 1 if near else 0
+        if self.streak >= DEAD_LOSS_EPOCHS:
+            self.warned = True
+            self.log(f"warning: the training loss has been within {DEAD_LOSS_TOLERANCE:.0%} of "
+                     f"ln({round(math.exp(self.chance))}) = {self.chance:.3f} for "
+                     f"{self.streak} epochs (epoch {epoch + 1}: {float(loss):.3f}): the network "
+                     "predicts the same for every image and has likely died; a learning-rate "
+                     "warm-up (--warmup-epochs) usually prevents it")
 
 
 def previous_best(log_path, monitor, mode):
@@ -77,11 +164,17 @@ def previous_best(log_path, monitor, mode):
     return (min if mode == "min" else max)(scores) if scores else None
 
 
-def learning_rate(initial, decay, total_steps):
+def learning_rate(initial, decay, total_steps, warmup_steps=0):
     """The Adamax rate: constant (`decay` "none"), or cosine decay to 1% over `total_steps`
     ("cosine": large steps while far from a minimum, small ones to settle, so that the last
-    epochs do not jump around it). The schedule reads the optimizer's step count, which a resumed
+    epochs do not jump around it); with `warmup_steps`, it first rises linearly from 0 to
+    `initial` over those steps. The schedule reads the optimizer's step count, which a resumed
     run restores."""
+    if warmup_steps:
+        # alpha 1 keeps the rate at `initial` after the warm-up: no decay.
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, max(total_steps - warmup_steps, 1), alpha=0.01 if decay == "cosine" else 1.0,
+            warmup_target=initial, warmup_steps=warmup_steps)
     if decay == "none":
         return initial
     return keras.optimizers.schedules.CosineDecay(initial, total_steps, alpha=0.01)
@@ -162,10 +255,13 @@ def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", 
     `train`: a PyDataset (or other batch source) or an (x, y) tuple of arrays. `settings`: the
     flags (name: value) that a resumed run must share with the run it continues."""
     backup, log = run_paths(output)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    if not fresh:
+        restore_from_backup(output)
     if fresh or is_orphan_log(output):
         shutil.rmtree(backup, ignore_errors=True)
+        shutil.rmtree(Path(output).with_suffix(".backup"), ignore_errors=True)
         log.unlink(missing_ok=True)
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
     done = len(read_log(log))
     if done >= epochs and Path(output).exists():
         if backup.is_dir():  # a smaller --epochs ends a stopped run where it is
@@ -184,6 +280,7 @@ def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", 
     # Log before backing up: a kill between the two repeats a row rather than losing one.
     callbacks = [keras.callbacks.CSVLogger(str(log), append=True),
                  BestCheckpoint(output, log, monitor, mode),
+                 LogCopy(log, backup),
                  keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True,
                                                   delete_checkpoint=False),
                  *callbacks]

@@ -3,6 +3,7 @@
 Every network here is tiny (--width 4) and trains one step on a synthetic dataset, so the whole
 file runs in well under two minutes on two cores."""
 import csv
+import shutil
 from pathlib import Path
 
 import keras
@@ -313,3 +314,72 @@ def test_a_corrupt_weights_file_is_named_in_one_line(tmp_path, capsys):
                          tmp_path, "--predict", photo)
     assert status == 2
     assert err.count("\n") == 1 and str(path) in err and "not a valid Keras model" in err
+
+
+def test_a_run_resumes_in_a_new_clone_of_the_repository(tmp_path, capsys, monkeypatch):
+    """The backup lives in the cache folder, keyed by the model's path in the repository: a
+    clone elsewhere (or the same work tree after `git clean -fdx`) goes on at the next epoch,
+    with the log and the best model restored."""
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    first, second = tmp_path / "clone1", tmp_path / "clone2"
+    for clone in (first, second):
+        (clone / "weights").mkdir(parents=True)
+    common = ["--mode", "noisy", "--dataset", dataset, *TINY]
+    monkeypatch.chdir(first)
+    monkeypatch.setattr(classifier.training, "REPOSITORY", first)
+    assert run(capsys, *common, "--epochs", "2")[0] == 0
+    monkeypatch.chdir(second)
+    monkeypatch.setattr(classifier.training, "REPOSITORY", second)
+    shutil.rmtree(first)
+    status, out, err = run(capsys, *common, "--epochs", "3")
+    assert status == 0, err
+    assert "Epoch 3/3" in out and "Epoch 1/3" not in out
+    log = second / "weights" / "classifier_toy_noisy.log.csv"
+    with open(log, newline="") as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0, 1, 2]
+    assert (second / "weights" / "classifier_toy_noisy.keras").is_file()
+
+
+def test_the_shuffled_parameter_has_the_true_ones_distribution_and_no_information():
+    count = 4000
+    images = np.full((count, 4, 4, 3), 128, np.uint8)
+    for mode in ("shuffled_nl", "shuffled_qf"):
+        degradation = classifier.MODES[mode].degradation
+        inputs = classifier.degraded_inputs(images, mode, np.random.default_rng(0))
+        true = degrade.random_params(degradation, count, np.random.default_rng(0))
+        fed = degrade.denormalize(degradation, inputs["parameter"][:, 0])
+        low, high = classifier.parameter_range(degradation)
+        assert abs(np.corrcoef(true, fed)[0, 1]) < 0.05  # 3 standard errors at 4000 draws
+        assert low <= fed.min() and fed.max() <= high
+        # Uniform over the range, as the true parameter: its quartiles within 3% of the range.
+        quartiles = np.quantile(fed, [0.25, 0.5, 0.75])
+        np.testing.assert_allclose(quartiles, np.quantile(true, [0.25, 0.5, 0.75]),
+                                   atol=0.03 * (high - low))
+        # The image itself is degraded with its true parameter, as in known_*.
+        known = classifier.degraded_inputs(images, mode.replace("shuffled", "known"),
+                                           np.random.default_rng(0))
+        np.testing.assert_array_equal(inputs["image"], known["image"])
+
+
+def test_recipes_are_defaults_that_flags_override():
+    _, args = classifier.parse_args(["--recipe", "width64", "--seed", "2"])
+    assert (args.width, args.learning_rate, args.warmup_epochs, args.epochs) == (64, 0.004, 2, 100)
+    _, args = classifier.parse_args(["--recipe", "cpu", "--width", "32", "--epochs", "5"])
+    assert (args.width, args.epochs, args.dropout) == (32, 5, 0.3)
+    _, paper = classifier.parse_args([])
+    assert (paper.width, paper.batch_size, paper.learning_rate) == (64, 128, 0.002)
+    flags = classifier.recipes.CPU.flags()
+    assert classifier.parse_args(flags)[1].width == 16  # flags() round-trips
+
+
+def test_a_run_stuck_at_chance_loss_warns_once():
+    lines = []
+    warning = classifier.training.DeadRunWarning(10, log=lines.append)
+    for epoch, loss in enumerate([4.4, 2.303, 2.302, 2.31, 2.303, 2.303, 2.302, 2.3]):
+        warning.on_epoch_end(epoch, {"loss": loss})
+    assert len(lines) == 1 and "epoch 7" in lines[0] and "ln(10)" in lines[0]
+    healthy = []
+    warning = classifier.training.DeadRunWarning(10, log=healthy.append)
+    for epoch, loss in enumerate([2.3, 2.29, 2.1, 1.9]):
+        warning.on_epoch_end(epoch, {"loss": loss})
+    assert not healthy

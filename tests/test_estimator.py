@@ -183,7 +183,8 @@ def test_training_writes_model_and_log(tmp_path, clean_folder):
     assert [row["epoch"] for row in rows] == ["0", "1"]
     # The image loss logs the per-pixel MSE beside it, which can only be larger.
     assert all(float(row["val_mse"]) >= float(row["val_loss"]) for row in rows)
-    settings = json.loads((tmp_path / "weights/estimator_noise.backup/settings.json").read_text())
+    settings = json.loads((training.run_paths(tmp_path / "weights/estimator_noise.keras")[0]
+                           / "settings.json").read_text())
     assert settings["loss"] == "image"
 
 

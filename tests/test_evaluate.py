@@ -183,9 +183,12 @@ def test_subset_of_values_reproduces_the_full_sweep(tiny_setup):
 
 
 def test_missing_network_is_skipped(tiny_setup):
-    classifier.weights_path("tiny", "known_qf", tiny_setup / "weights").unlink()
-    with pytest.warns(UserWarning, match="no known_qf network"):
+    """A network of the paper's with a warning; a control (shuffled_*) silently."""
+    for mode in ("known_qf", "shuffled_qf"):
+        classifier.weights_path("tiny", mode, tiny_setup / "weights").unlink()
+    with pytest.warns(UserWarning, match="no known_qf network") as caught:
         assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 0
+    assert not any("shuffled" in str(warning.message) for warning in caught)
     accuracy = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
     assert list(accuracy.columns) == ["param", "org", "jpg", "est_qf"]
 
@@ -198,7 +201,7 @@ def test_a_network_still_in_training_is_skipped(tiny_setup):
     with pytest.warns(UserWarning, match=r"known_qf .* still in training .*\(epoch 1 of 3\)"):
         assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 0
     accuracy = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
-    assert list(accuracy.columns) == ["param", "org", "jpg", "est_qf"]
+    assert list(accuracy.columns) == ["param", "org", "jpg", "est_qf", "shuffled_qf"]
 
 
 def test_no_networks_is_an_error(tiny_setup, capsys):
@@ -249,7 +252,7 @@ def test_fixed_parameter_ablation_reuses_the_image_only_networks_results(tiny_se
     assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90",
                         "--fixed-parameter", "55", "--out", str(tiny_setup / "fixed")) == 0
     # est_qf is given 55 too, so the estimator does not run (its table is in the record).
-    assert swept == [([(0, "est_qf"), (0, "known_qf")], None)]
+    assert swept == [([(0, "est_qf"), (0, "known_qf"), (0, "shuffled_qf")], None)]
     fixed = pd.read_csv(tiny_setup / "fixed/tiny_jpeg_accuracy.csv")
     pd.testing.assert_frame_equal(fixed[["param", "org", "jpg"]], plain[["param", "org", "jpg"]])
 
@@ -327,9 +330,10 @@ def test_seed_study_over_weights_folders(tiny_setup):
     swept = table[table["values"] > 0]
     assert set(swept["interval"]) == {"0-10", "11-20", "41-50"}
     by_network = swept.groupby("network")["seeds"].min().to_dict()
-    assert by_network == {"org": 2, "noisy": 2, "est_nl": 2, "known_nl": 2, "known_nl:film": 1}
+    assert by_network == {"org": 2, "noisy": 2, "est_nl": 2, "known_nl": 2, "shuffled_nl": 2,
+                          "known_nl:film": 1}
     gains = swept.dropna(subset=["gain_ci_low"])
-    assert set(gains["network"]) == {"est_nl", "known_nl"}  # one film seed: no interval
+    assert set(gains["network"]) == {"est_nl", "known_nl", "shuffled_nl"}  # one film seed: none
     assert (gains["gain_ci_low"] <= gains["gain"]).all() and (
         gains["gain"] <= gains["gain_ci_high"]).all()
     assert not swept.loc[swept["network"] == "known_nl:film", "paired"].any()

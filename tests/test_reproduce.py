@@ -7,6 +7,7 @@ import pytest
 
 import classifier
 import estimator
+import recipes
 import reproduce
 import training
 
@@ -38,10 +39,27 @@ def test_runs_every_stage(tmp_path, commands):
     assert scripts == [("estimator.py", None), ("classifier.py", "org"),
                        ("classifier.py", "noisy"), ("classifier.py", "est_nl"),
                        ("classifier.py", "known_nl"), ("evaluate.py", None)]
-    assert all("--width" in c for c in commands[1:5])
+    assert all(c[c.index("--recipe") + 1] == "cpu" for c in commands[1:5])
     # The parameter-aware networks and their image-only twin get the same recipe.
     twin, *aware = (c[:c.index("--mode")] + c[c.index("--mode") + 2:] for c in commands[2:5])
     assert aware == [twin, twin]
+
+
+def test_dry_run_prints_the_training_commands_in_dependency_order(tmp_path, commands, capsys):
+    """One command a line on standard output, estimators first, then every seed's modes; the
+    trained ones left out; nothing run."""
+    weights = tmp_path / "w"
+    seed1_noisy = classifier.weights_path("set", "noisy", weights / "seed1")
+    fake_trained(seed1_noisy, recipes.CPU.epochs)
+    assert reproduce.main(["--dataset", "some/set.npz", "--degradation", "noise", "--weights",
+                           str(weights), "--seeds", "0,1", "--modes", "noisy,shuffled_nl",
+                           "--dry-run"]) == 0
+    assert commands == []
+    lines = capsys.readouterr().out.splitlines()
+    parsed = [line.split() for line in lines]
+    assert [p[1] for p in parsed] == ["estimator.py"] + ["classifier.py"] * 3
+    assert [(p[p.index("--mode") + 1], p[p.index("--seed") + 1]) for p in parsed[1:]] == \
+        [("noisy", "0"), ("shuffled_nl", "0"), ("shuffled_nl", "1")]
 
 
 def test_estimator_runs_start_from_the_run_before(tmp_path, commands):
@@ -109,12 +127,9 @@ def test_quick_budget_is_one_estimator_run_and_shorter_classifiers(tmp_path, com
     assert scripts == ["estimator.py"] + ["classifier.py"] * 3 + ["evaluate.py"]
     assert "--init-from" not in commands[0] and "cosine" in commands[0]
     assert commands[0][commands[0].index("--weights-dir") + 1] == str(tmp_path / "w")
-    cpu = reproduce.BUDGETS["cpu"]
     for command in commands[1:4]:
-        assert reproduce.flag_value(command, "--epochs", None) < reproduce.flag_value(
-            cpu["classifier"], "--epochs", None)
-        assert command[command.index("--width") + 1] == cpu["classifier"][
-            cpu["classifier"].index("--width") + 1]
+        assert command[command.index("--recipe") + 1] == "quick"
+    assert recipes.QUICK.epochs < recipes.CPU.epochs and recipes.QUICK.width == recipes.CPU.width
     # Every budget names a recipe for every degradation the estimator knows.
     for budget in reproduce.BUDGETS.values():
         assert set(budget["estimator"]) == set(estimator.RECIPE_CPU)
@@ -125,17 +140,12 @@ def test_full_budget_trains_the_cpu_network_for_fewer_epochs_and_every_network(t
     assert run(tmp_path, "--degradation", "noise", "--budget", "cpu-full") == 0
     trainings = [c for c in commands if c[0] == "classifier.py"]
     assert [c[c.index("--mode") + 1] for c in trainings] == ["org", "noisy", "est_nl", "known_nl"]
-    cpu, full = (reproduce.BUDGETS[name]["classifier"] for name in ("cpu", "cpu-full"))
     for command in trainings:
-        assert reproduce.flag_value(command, "--epochs", None) == 40 < reproduce.flag_value(
-            cpu, "--epochs", None)
-        assert " ".join(full) in " ".join(command)
-
-        def value(flags, name):
-            return float(flags[flags.index(name) + 1])
-        for flag in ("--width", "--batch-size", "--learning-rate", "--rotation"):
-            assert value(command, flag) == value(cpu, flag)
-        assert value(command, "--dropout") < value(cpu, "--dropout")
+        assert command[command.index("--recipe") + 1] == "cpu-full"
+    cpu, full = recipes.CPU, recipes.CPU_FULL
+    assert full.epochs == 40 < cpu.epochs and full.dropout < cpu.dropout
+    assert (full.width, full.batch_size, full.learning_rate, full.rotation) == \
+        (cpu.width, cpu.batch_size, cpu.learning_rate, cpu.rotation)
 
 
 def test_seeds_train_every_network_once_per_seed_in_its_own_folder(tmp_path, commands):
@@ -189,9 +199,7 @@ def test_two_seeds_from_training_to_the_seed_table(tmp_path, monkeypatch):
     estimator_path = estimator.weights_path("noise", weights)
     fake_trained(estimator_path, 1000)
     estimator.build_estimator(3, features=4).save(estimator_path)  # a real, untrained one
-    tiny = {**reproduce.BUDGETS["cpu"], "classifier": "--width 2 --epochs 1 --batch-size 8 "
-            "--val-fraction 0.25 --workers 1".split()}
-    monkeypatch.setitem(reproduce.BUDGETS, "cpu", tiny)
+    monkeypatch.setitem(recipes.RECIPES, "cpu", recipes.Recipe(width=2, epochs=1, batch_size=8))
     scripts = {"classifier.py": classifier.main, "evaluate.py": evaluate.main}
 
     def in_process(command, **kwargs):

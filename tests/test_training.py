@@ -105,6 +105,29 @@ def test_learning_rate_is_constant_or_decays_to_one_percent():
     assert float(schedule(50)) < 0.01
 
 
+def test_a_warm_up_rises_linearly_then_the_schedule_goes_on():
+    schedule = training.learning_rate(0.01, "cosine", 100, warmup_steps=10)
+    assert float(schedule(0)) == 0 and np.isclose(float(schedule(5)), 0.005)
+    assert np.isclose(float(schedule(10)), 0.01) and np.isclose(float(schedule(100)), 1e-4)
+    constant = training.learning_rate(0.01, "none", 100, warmup_steps=10)
+    assert np.isclose(float(constant(5)), 0.005) and np.isclose(float(constant(90)), 0.01)
+
+
+def test_the_backup_lives_in_the_cache_unless_it_is_off(tmp_path, monkeypatch, folder_cache):
+    output = tmp_path / "m.keras"
+    assert training.run_paths(output)[0].is_relative_to(folder_cache)
+    fit(output, 1)
+    monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
+    assert training.run_paths(output)[0] == tmp_path / "m.backup"
+    # An older backup beside the model moves into the cache when the cache is back on.
+    monkeypatch.undo()
+    cached = training.backup_path(output)
+    shutil.copytree(cached, tmp_path / "m.backup")
+    shutil.rmtree(folder_cache / training.BACKUPS)
+    assert fit(output, 2).epoch == [1]
+    assert not (tmp_path / "m.backup").exists()
+
+
 def test_a_run_continues_only_with_its_own_settings(tmp_path):
     output = tmp_path / "m.keras"
     with pytest.raises(KeyboardInterrupt):
