@@ -50,6 +50,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import classifier  # noqa: E402
+from accuracy_stats import (Z_975, gain_interval, interval_mean,  # noqa: E402,F401
+                            paired_bootstrap, t_quantile)
 import data  # noqa: E402
 import degrade  # noqa: E402
 import estimator  # noqa: E402
@@ -84,79 +86,12 @@ PAPER_ESTIMATES = {  # Tables 2 and 5 (CIFAR-10): true value -> (mean, SD) of th
               50: (49.26, 0.70)},
 }
 PAPER_ESTIMATE_TABLES = {"jpeg": 2, "noise": 5}
-BOOTSTRAP_SAMPLES = 1000
 # The estimator is most of an est_* sweep's time (hours for 10,000 JPEG test images on a CPU):
 # its answers so far are kept this often, and a rerun goes on from the last value kept.
 CHECKPOINT_SECONDS = 120
-# Two-sided 97.5% quantiles of Student's t by degrees of freedom; a df between two rows takes the
-# lower row (a wider interval). numpy has no t distribution and scipy is not otherwise needed.
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-         9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 40: 2.021, 60: 2.000,
-         120: 1.980}
-Z_975 = 1.960
 # The random stream of a sweep's placebo parameters, beside the degradation's (seed, value).
 PLACEBO_STREAM = 1
 NO_VALUE = "-"  # a Markdown cell for an interval that the sweep did not reach
-
-
-# ---------------------------------------------------------------------------------------------
-# Eq. (1) and the bootstrap
-# ---------------------------------------------------------------------------------------------
-def interval_mean(params, accuracy, low, high):
-    """Eq. (1): the plain mean of the accuracies at every value from `low` to `high`."""
-    params, accuracy = np.asarray(params), np.asarray(accuracy)
-    inside = (params >= low) & (params <= high)
-    return float(accuracy[inside].mean()) if inside.any() else float("nan")
-
-
-def paired_bootstrap(correct_a, correct_b, rng, samples=BOOTSTRAP_SAMPLES):
-    """95% interval of mean(a) - mean(b) over values, resampling test images with replacement.
-    `correct_*`: (values, images) booleans of the same images under both networks."""
-    per_image = (correct_a.astype(np.float64) - correct_b).mean(axis=0)
-    draws = rng.integers(0, len(per_image), (samples, len(per_image)))
-    means = per_image[draws].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
-def t_quantile(df):
-    """Student's t at 97.5% for `df` degrees of freedom (a table, rounded down: conservative)."""
-    if df < 1:
-        return float("nan")
-    rows = [row for row in T_975 if row <= df]
-    return T_975[max(rows)] if df <= max(T_975) else Z_975
-
-
-def gain_interval(aware, twin, paired):
-    """Mean gain of a network over its twin and its 95% interval, from per-seed, per-image
-    accuracies on the same test images (`aware` (seeds, images), `twin` (seeds', images)).
-
-    The gain varies with the training (seed) and with the test images drawn. Its variance is
-    estimated as var(per-seed gains) / seeds + var(per-image gains) / images, the two main
-    effects of a seeds x images design (it counts their interaction twice: slightly wide), with
-    Student's t on seeds - 1 degrees of freedom, since a handful of seeds dominates the
-    uncertainty. `paired`: row k of both comes from seed k (twins start from the same
-    convolutions), so the per-seed gains are differences; otherwise the two seed spreads add
-    (Welch). A bootstrap over 5 seeds would miss the t tails and give too narrow an interval.
-    Returns (gain, low, high); the interval is nan with a single seed."""
-    aware, twin = np.asarray(aware, np.float64), np.asarray(twin, np.float64)
-    gain = float(aware.mean() - twin.mean())
-    per_image = aware.mean(axis=0) - twin.mean(axis=0)
-    image_term = per_image.var(ddof=1) / len(per_image) if len(per_image) > 1 else 0.0
-    if paired:
-        per_seed = aware.mean(axis=1) - twin.mean(axis=1)
-        if len(per_seed) < 2:
-            return gain, float("nan"), float("nan")
-        seed_term, df = per_seed.var(ddof=1) / len(per_seed), len(per_seed) - 1
-    else:
-        if min(len(aware), len(twin)) < 2:
-            return gain, float("nan"), float("nan")
-        terms = [group.mean(axis=1).var(ddof=1) / len(group) for group in (aware, twin)]
-        seed_term = sum(terms)
-        df = seed_term ** 2 / sum(term ** 2 / (len(group) - 1)
-                                  for term, group in zip(terms, (aware, twin))) \
-            if seed_term > 0 else min(len(aware), len(twin)) - 1
-    half = t_quantile(df) * np.sqrt(seed_term + image_term)
-    return gain, gain - half, gain + half
 
 
 # ---------------------------------------------------------------------------------------------
@@ -626,7 +561,7 @@ def seed_markdown(table, dataset_name, degradation, paper, images):
              if isinstance(row["twin"], str)}
     if twins:
         lines += ["", "Gain over the image-only twin, mean over seeds [95% interval over seeds and "
-                  "test images] (seeds); see evaluate.gain_interval.", "",
+                  "test images] (seeds); see accuracy_stats.gain_interval.", "",
                   "| interval | " + " | ".join(f"{group_label(n)} - {LABELS[twin]}"
                                                for n, twin in twins.items()) + " |",
                   "|" + "---|" * (len(twins) + 1)]
@@ -1007,7 +942,7 @@ def settings_markdown(table, degradation, paper):
             continue
         lines += ["", f"{group_label(network)} - {LABELS[twin]}, per {unit} interval: gain "
                   "[95% interval] (paired bootstrap over test images for one training; over "
-                  "seeds and test images for several, see gain_interval).", "",
+                  "seeds and test images for several, see accuracy_stats.gain_interval).", "",
                   "| setting | " + " | ".join(intervals) + " |", "|" + "---|" * (len(intervals)
                                                                             + 1)]
         for setting in settings:

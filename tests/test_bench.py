@@ -1,4 +1,4 @@
-"""bench.py: the FLOP count by hand, and that a --smoke run prints every row and every target.
+"""tools/bench.py: the FLOP count by hand, and that a --smoke run prints every row and every target.
 
 Nothing here looks at a speed: the figures depend on the machine and on what else runs on it."""
 import subprocess
@@ -36,7 +36,7 @@ def test_smoke_run_prints_every_row_and_target(tmp_path):
     out = tmp_path / "bench.md"
     # In one process: one interpreter start instead of one per stage keeps this test short.
     finished = subprocess.run(
-        [sys.executable, "bench.py", "--smoke", "--in-process", "--out", str(out)],
+        [sys.executable, "tools/bench.py", "--smoke", "--in-process", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stdout + finished.stderr[-3000:]
     report = finished.stdout
@@ -58,7 +58,7 @@ def test_smoke_run_prints_every_row_and_target(tmp_path):
 
 def test_a_stage_in_its_own_process():
     finished = subprocess.run(
-        [sys.executable, "bench.py", "--smoke", "--stages", "matmul,jpeg_1core"],
+        [sys.executable, "tools/bench.py", "--smoke", "--stages", "matmul,jpeg_1core"],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "| matmul peak |" in finished.stdout

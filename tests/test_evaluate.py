@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import accuracy_stats
 import classifier
 import estimator
 import evaluate
@@ -269,18 +270,42 @@ def test_fixed_parameter_out_of_range_is_an_error(tiny_setup, capsys):
 def test_gain_interval_by_hand():
     aware = [[1, 1, 0], [1, 0, 0]]  # 2 seeds x 3 images
     twin = [[1, 0, 0], [0, 0, 0]]
-    # Paired: per-seed gains 1/3 and 1/3 (no seed spread); per-image gains 0.5, 0.5, 0 have
-    # variance 1/12, over 3 images 1/36; t at 1 degree of freedom.
+    # Paired: the gain table [[0, 1, 0], [1, 0, 0]] has seed means 1/3, 1/3 (MS_seed 0), image
+    # means 1/2, 1/2, 0 (MS_image 1/6) and residuals +-1/2, +-1/2, 0 (MS_interaction 1/2 on 2
+    # degrees of freedom). Both main effects are held at 0, so the variance of the mean is
+    # MS_interaction / (2 x 3) = 1/12, with t on its 2 degrees of freedom.
     gain, low, high = evaluate.gain_interval(aware, twin, paired=True)
     assert gain == pytest.approx(1 / 3)
-    assert high - gain == pytest.approx(12.706 / 6) and gain - low == pytest.approx(12.706 / 6)
-    # Unpaired: seed spreads (1/18) / 2 each, Welch's 2 degrees of freedom, plus the image term.
+    assert high - gain == pytest.approx(4.303 / np.sqrt(12)) and gain - low == pytest.approx(
+        4.303 / np.sqrt(12))
+    # Unpaired: each network's seed component, (MS_seed - MS_interaction) / 3 of its own table,
+    # is (1/6 - 1/6) / 3 = 0 for aware ([1,1,0] / [1,0,0]: MS_seed 1/6, MS_interaction 1/6) and
+    # (1/6 - 1/6) / 3 = 0 for twin; the image term var(1/2, 1/2, 0) / 3 = 1/36; t on 1 df.
     gain, low, high = evaluate.gain_interval(aware, twin, paired=False)
-    assert high - gain == pytest.approx(4.303 * np.sqrt(1 / 18 + 1 / 36))
+    assert high - gain == pytest.approx(12.706 * np.sqrt(1 / 36))
     # One seed: no spread between trainings to measure, so no interval.
     assert np.isnan(evaluate.gain_interval([[1, 0]], [[0, 0]], paired=True)[1])
     assert evaluate.t_quantile(4) == 2.776 and evaluate.t_quantile(13) == 2.179
     assert evaluate.t_quantile(1000) == evaluate.Z_975
+
+
+def test_variance_components_recover_a_known_model():
+    """Tables drawn from d = a_s + b_i + e_si with SDs 0.02, 0.1, 0.3: the ANOVA estimates come
+    back, and the two-way variance of the mean is below the main-effects one, which counts the
+    interaction twice."""
+    rng = np.random.default_rng(0)
+    seeds, images = 100, 2000
+    table = (rng.normal(0, 0.02, (seeds, 1)) + rng.normal(0, 0.1, (1, images))
+             + rng.normal(0, 0.3, (seeds, images)))
+    components = accuracy_stats.variance_components(table)
+    assert np.sqrt(components["seed"]) == pytest.approx(0.02, rel=0.3)
+    assert np.sqrt(components["image"]) == pytest.approx(0.1, rel=0.05)
+    assert np.sqrt(components["interaction"]) == pytest.approx(0.3, rel=0.02)
+    variance, df = accuracy_stats.mean_variance(table)
+    expected = 0.02 ** 2 / seeds + 0.1 ** 2 / images + 0.3 ** 2 / (seeds * images)
+    assert variance == pytest.approx(expected, rel=0.5)
+    main_effects = table.mean(axis=1).var(ddof=1) / seeds + table.mean(axis=0).var(ddof=1) / images
+    assert main_effects > variance and seeds - 1 <= df
 
 
 def test_seed_table_by_hand():
@@ -298,10 +323,12 @@ def test_seed_table_by_hand():
         [0.5, np.sqrt(0.125), 2])
     assert row[("0-10", "noisy"), "paper"] == 0.851
     assert row[("0-10", "known_nl"), "mean"] == pytest.approx(0.75)
+    # Gains [[0, 0.5], [0.5, 0]]: the same mean for every seed and image, all of the spread in
+    # the interaction (MS 1/4 on 1 df), so the variance of the mean is (1/4) / 4.
     assert row[("0-10", "known_nl"), ["gain", "gain_ci_low", "gain_ci_high"]].tolist() == \
-        pytest.approx([0.25, 0.25, 0.25])  # the same gain for every seed and image
+        pytest.approx([0.25, 0.25 - 12.706 * 0.25, 0.25 + 12.706 * 0.25])
     assert row[("0-10", "known_nl"), "twin"] == "noisy" and row[("0-10", "known_nl"), "paired"]
-    # 11-20: gains 0 and 1 on the two images, 0.5 on both seeds.
+    # 11-20: gains 0 and 1 on the two images, 0.5 on both seeds: MS_image 1 alone, on 1 df.
     assert row[("11-20", "known_nl"), ["gain", "gain_ci_high"]].tolist() == pytest.approx(
         [0.5, 0.5 + 12.706 * 0.5])
     assert np.isnan(row[("21-30", "noisy"), "mean"]) and row[("21-30", "noisy"), "values"] == 0

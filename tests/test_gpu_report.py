@@ -1,4 +1,4 @@
-"""gpu/report.py: a network the time limit cut short is ended at its best epoch, a finished one
+"""tools/gpu/report.py: a network the time limit cut short is ended at its best epoch, a finished one
 is left alone, and each gets its epochs and images/s."""
 import importlib.util
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import training
 
 spec = importlib.util.spec_from_file_location(
-    "report", Path(__file__).resolve().parent.parent / "gpu" / "report.py")
+    "report", Path(__file__).resolve().parents[1] / "tools" / "gpu" / "report.py")
 report = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(report)
 
@@ -17,7 +17,7 @@ def fake_run(folder, mode, epochs, budget, seconds):
     network.write_bytes(b"model")
     backup, log = training.run_paths(network)
     log.write_text("epoch,loss\n" + "".join(f"{epoch},1.0\n" for epoch in range(epochs)))
-    backup.mkdir()
+    backup.mkdir(parents=True)
     (backup / training.TARGET_FILE).write_text(json.dumps({"epochs": budget}))
     (folder / f"tiny_{mode}.seconds").write_text(str(seconds))
     return backup

@@ -1,4 +1,4 @@
-"""Report the trainings of gpu/width64_noise.sh, and end those its time limit cut short.
+"""Report the trainings of tools/gpu/run.sh, and end those its time limit cut short.
 
 For each network: epochs logged of its budget (the --epochs it was started with, which the run
 records), and the training images per second it reached while it shared the machine with the
@@ -6,14 +6,14 @@ others (its own wall time, start-up included). A network cut short by the time l
 where it is: its backup goes, so evaluate.py takes it at its best epoch instead of skipping it
 as a run still in training.
 
-    python gpu/report.py WEIGHTS_DIR DATASET [--limit N] --modes noisy known_nl est_nl
+    python tools/gpu/report.py WEIGHTS_DIR DATASET [--limit N] --modes noisy known_nl est_nl
 """
 import argparse
 import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import classifier  # noqa: E402
 import data  # noqa: E402
 import training  # noqa: E402

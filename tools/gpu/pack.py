@@ -1,20 +1,19 @@
-"""Take the 50,000-image experiment to a lent GPU machine: what travels there, and back.
+"""Take the experiments' data to another machine: a compact, exact copy of what
+`../shared/data` holds, and of the Python wheels an offline machine lacks.
 
-The device tool sends this checkout's working tree (tracked and untracked-not-ignored files) and
-the paths it is told to carry, 64 MiB in all; `../shared` stays behind, and Keras is not
-installed there. So, here:
+    python tools/gpu/pack.py pack      # .carry/: the q75 JPEGs, the lossless subset, wheels
+    python tools/gpu/pack.py aside     # for a copy with a size limit: weights/ out of the tree
+    (copy the work tree with .carry/ to the GPU machine; run tools/gpu/run.sh there)
+    python tools/gpu/pack.py back      # put weights/ back
 
-    python gpu/carry.py pack      # .carry/: the q75 JPEGs, the lossless subset, wheels
-    python gpu/carry.py aside     # move weights/ out of the tree, but for the noise estimator
-    (device run: bash gpu/width64_noise.sh, carry [".carry"])
-    python gpu/carry.py back      # put weights/ back
-
-and there `gpu/width64_noise.sh` unpacks with `python gpu/carry.py unpack --to DIR`.
+and there `tools/gpu/run.sh` unpacks with `python tools/gpu/pack.py unpack --to DIR`.
 
 The 60,000 JPEG files travel byte for byte in one uncompressed array (a zip or tar of 60,000
 files of about 900 bytes each would add 8 to 90 MB of headers), so the folder rebuilt there
 decodes to exactly the pixels it decodes to here. The lossless subset travels whole, under its
-own file name so that evaluate.py names its outputs as here.
+own file name so that evaluate.py names its outputs as here. `aside` moves every file under
+weights/ but the noise estimator (which est_nl needs) out of the work tree: the tracked tree is
+about 75 MB, 74 MB of it weights/.
 """
 import argparse
 import shutil
@@ -24,16 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 CARRY = ROOT / ".carry"
 ASIDE = ROOT.parent / "weights-aside"
 JPEGS = "cifar10-q75-jpegs.npz"
 SUBSET = "cifar10-subset.npz"
-TRAVEL_LIMIT = 64 * 2**20
+TRAVEL_LIMIT = 64 * 2**20  # a size limit to report against: a copy under 64 MiB
 # The noise estimator, which est_nl needs there; everything else under weights/ stays here.
 KEEP = {Path("weights/estimator_noise.keras")}
-# Keras and what the machine's Python 3.12 lacks of its requirements.
+# For a machine with JAX but without Keras (Python 3.12): Keras and what it needs beyond JAX.
 WHEELS = ("keras", "namex", "optree")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
              "manylinux2014_x86_64")
@@ -110,7 +109,7 @@ def is_aside(path):
 
 def aside(args):
     if ASIDE.exists():
-        sys.exit(f"{ASIDE} exists: run `python gpu/carry.py back` first")
+        sys.exit(f"{ASIDE} exists: run `python tools/gpu/pack.py back` first")
     moved = [p for p in travelling_files() if is_aside(p) and (ROOT / p).exists()]
     moved_bytes = size(moved)
     for path in moved:

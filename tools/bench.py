@@ -4,17 +4,17 @@ Every stage of the reproduction is timed on untrained networks built in memory (
 needed), on the CIFAR-10 subset when it is there (else random 32x32 images), and printed as one
 Markdown table, then the issue's targets with the measured ratio of each:
 
-    python bench.py --quick                 # tiny step counts: a minute or two on 2 cores
-    python bench.py                         # the full run: minutes
-    python bench.py --stages matmul,jpeg_1core,jpeg_all --threads 2
-    python bench.py --out bench.md          # also write the table, atomically
+    python tools/bench.py --quick                 # tiny step counts: a minute or two on 2 cores
+    python tools/bench.py                         # the full run: minutes
+    python tools/bench.py --stages matmul,jpeg_1core,jpeg_all --threads 2
+    python tools/bench.py --out bench.md          # also write the table, atomically
 
 FLOPs are counted from the networks' Conv2D and Dense layers (2 x multiply-adds + bias adds, per
 image); a training step counts 3x the forward pass (forward, gradient with respect to the inputs,
 gradient with respect to the weights). Rescaling, activations, dropout and the optimizer update
 are not counted: they are memory-bound and small beside the convolutions.
 
-Each stage runs in its own process (`python bench.py --stage NAME`, collected by the parent):
+Each stage runs in its own process (`python tools/bench.py --stage NAME`, collected by the parent):
 its peak memory is then its own (ru_maxrss never goes down within a process), thread pools,
 compiled functions and the JPEG process pool start fresh, and --threads applies before the
 backend starts. `--in-process` runs every stage in this process instead (quicker start; the
@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the paper's scripts
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -45,7 +46,7 @@ import degrade  # noqa: E402
 import estimator  # noqa: E402
 import evaluate  # noqa: E402
 
-REPO = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "cifar10-subset.npz"
 # Without the subset: random images of CIFAR's shape, enough for every stage.
 RANDOM_IMAGES, RANDOM_CLASSES, IMAGE_SHAPE = 2048, 10, (32, 32, 3)

@@ -1,4 +1,4 @@
-"""gpu/carry.py: the JPEG files a GPU machine gets are those of here, byte for byte."""
+"""tools/gpu/pack.py: the JPEG files another machine gets are those of here, byte for byte."""
 import importlib.util
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 spec = importlib.util.spec_from_file_location(
-    "carry", Path(__file__).resolve().parent.parent / "gpu" / "carry.py")
+    "pack", Path(__file__).resolve().parents[1] / "tools" / "gpu" / "pack.py")
 carry = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(carry)
 

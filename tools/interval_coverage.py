@@ -1,0 +1,128 @@
+"""How wide must a gain's interval over seeds and test images be? The variance components of
+the committed seed studies, and the coverage of the two intervals by simulation.
+
+    python tools/interval_coverage.py                          # the subset's noise study
+    python tools/interval_coverage.py --degradation jpeg --simulations 4000
+
+For every parameter-aware network of `evaluate.py --weights weights/seed{0..4}` and every
+interval, it reads the per-seed, per-image gains over the image-only twin from the sweep
+records (no network runs), prints the seed, image and interaction components
+(accuracy_stats.variance_components) and the ratio of the main-effects variance (the interval
+used before) to the two-way one. It then simulates gain tables from a normal random-effects
+model with those components and reports how often each 95% interval holds the true mean gain:
+once with the fitted components, and once with a seed component as large as the per-seed gains'
+variance (nothing deducted for the interaction), where a component held at 0 may hide one.
+`--out` writes the table as Markdown.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
+
+import numpy as np  # noqa: E402
+
+import accuracy_stats  # noqa: E402
+import classifier  # noqa: E402
+import data  # noqa: E402
+import estimator  # noqa: E402
+import evaluate  # noqa: E402
+
+DEFAULT_DATASET = REPOSITORY.parent / "shared" / "data" / "cifar10-subset.npz"
+
+
+def gain_tables(dataset_path, degradation, folders, estimator_dir, sweep_seed=0):
+    """{(mode, interval): seeds x images table of Eq. (1) gains over the twin}, from records."""
+    dataset = data.load_dataset(str(dataset_path))
+    values = evaluate.sweep_values(degradation, None)
+    estimator_file = estimator.find_estimator(degradation, estimator_dir,
+                                              dataset.image_shape[-1])
+    condition = evaluate.SweepRecord.condition(dataset.x_test, dataset.y_test, values,
+                                               sweep_seed, None, estimator_file)
+    records = [evaluate.SweepRecord(folder, dataset.name, degradation, condition)
+               for folder in folders]
+    tables = {}
+    for mode in classifier.compared_modes(degradation, controls=True):
+        twin = classifier.MODES[mode].twin
+        if twin is None:
+            continue
+        pairs = [(record.result(mode, classifier.weights_path(dataset.name, mode, folder)),
+                  record.result(twin, classifier.weights_path(dataset.name, twin, folder)))
+                 for record, folder in zip(records, folders)]
+        pairs = [(aware[0], plain[0]) for aware, plain in pairs
+                 if aware is not None and plain is not None]
+        if len(pairs) < 2:
+            continue
+        for low, high in evaluate.INTERVALS[degradation]:
+            inside = (values >= low) & (values <= high)
+            tables[(mode, f"{low}-{high}")] = np.array(
+                [aware[inside].mean(axis=0) - plain[inside].mean(axis=0)
+                 for aware, plain in pairs])
+    return tables
+
+
+def simulate(components, seeds, images, count, rng):
+    """Coverage of the two-way and the main-effects intervals on `count` simulated tables."""
+    held = {"two-way": 0, "main effects": 0}
+    widths = {"two-way": [], "main effects": []}
+    for _ in range(count):
+        table = (rng.normal(0, np.sqrt(components["seed"]), (seeds, 1))
+                 + rng.normal(0, np.sqrt(components["image"]), (1, images))
+                 + rng.normal(0, np.sqrt(components["interaction"]), (seeds, images)))
+        zero = np.zeros_like(table)
+        for name, interval in (("two-way", accuracy_stats.gain_interval(table, zero, True)),
+                               ("main effects",
+                                accuracy_stats.gain_interval_main_effects(table, zero))):
+            held[name] += interval[1] <= 0 <= interval[2]
+            widths[name].append(interval[2] - interval[1])
+    return {name: (held[name] / count, float(np.mean(widths[name]))) for name in held}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
+    parser.add_argument("--degradation", default="noise", choices=("jpeg", "noise"))
+    parser.add_argument("--weights", nargs="+",
+                        default=[str(REPOSITORY / "weights" / f"seed{k}") for k in range(5)])
+    parser.add_argument("--estimator-dir", default=str(REPOSITORY / "weights"))
+    parser.add_argument("--simulations", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0, help="of the simulation")
+    parser.add_argument("--out", help="also write the table to this Markdown file")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    tables = gain_tables(args.dataset, args.degradation, args.weights, args.estimator_dir)
+    lines = [f"Gain over the image-only twin per {args.degradation} interval, "
+             f"{args.simulations} simulated tables per row; "
+             f"`python tools/interval_coverage.py --degradation {args.degradation} "
+             f"--simulations {args.simulations}`.", "",
+             "| network | interval | seeds | gain | SD seed | SD image | SD interaction | "
+             "variance: main effects / two-way | two-way 95% | main effects 95% | coverage: "
+             "two-way | main effects | two-way, large seed SD | main effects, large seed SD |",
+             "|---" * 14 + "|"]
+    print("\n".join(lines), flush=True)
+    for (mode, interval), table in tables.items():
+        components = accuracy_stats.variance_components(table)
+        two_way = accuracy_stats.mean_variance(table)[0]
+        zero = np.zeros_like(table)
+        new = accuracy_stats.gain_interval(table, zero, True)
+        old = accuracy_stats.gain_interval_main_effects(table, zero)
+        per_seed = table.mean(axis=1).var(ddof=1)
+        old_variance = per_seed / len(table) + table.mean(axis=0).var(ddof=1) / table.shape[1]
+        fitted = simulate(components, *table.shape, args.simulations, rng)
+        large = simulate({**components, "seed": per_seed}, *table.shape, args.simulations, rng)
+        line = (f"| {mode} | {interval} | {len(table)} | {new[0]:+.3f} | "
+                f"{np.sqrt(components['seed']):.4f} | {np.sqrt(components['image']):.4f} | "
+                f"{np.sqrt(components['interaction']):.4f} | {old_variance / two_way:.2f} | "
+                f"[{new[1]:+.3f}, {new[2]:+.3f}] | [{old[1]:+.3f}, {old[2]:+.3f}] | "
+                f"{fitted['two-way'][0]:.3f} | {fitted['main effects'][0]:.3f} | "
+                f"{large['two-way'][0]:.3f} | {large['main effects'][0]:.3f} |")
+        print(line, flush=True)
+        lines.append(line)
+    if args.out:
+        with data.atomic_output(args.out) as temporary:
+            Path(temporary).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
