@@ -81,6 +81,10 @@ def compared_modes(degradation, controls=False):
 
 
 WEIGHTS_DIR = Path("weights")
+TRAIN_DATASET = "cifar10"      # --dataset when training without one
+# --predict without --dataset uses the best networks that ship: trained on all 50,000 CIFAR-10
+# training images (stored as JPEG quality 75).
+PREDICT_DATASET = "cifar10-q75"
 FULL_WIDTH = 64         # features of the first block; the paper-size network
 BLOCKS = 3              # feature maps: width, 2 width, 4 width
 CONVS_PER_BLOCK = 2
@@ -242,8 +246,11 @@ def check_images(model, images, what="images"):
 
 
 def shape_text(shape):
-    height, width, channels = shape
-    return f"{width}x{height} with {channels} channel(s)"
+    return f"{size_text(shape)} with {shape[2]} channel(s)"
+
+
+def size_text(shape):
+    return f"{shape[1]}x{shape[0]}"
 
 
 def model_inputs(images, params=None, degradation=None):
@@ -424,7 +431,7 @@ def split_validation(images, labels, fraction, seed):
 # ---------------------------------------------------------------------------------------------
 def train(args):
     spec = get_mode(args.mode)
-    dataset = data.load_dataset(args.dataset)
+    dataset = data.load_dataset(args.dataset or TRAIN_DATASET)
     estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args),
                                                dataset.image_shape[-1]) \
         if spec.needs_estimator else None
@@ -512,7 +519,7 @@ def read_class_names(args, dataset_name, count):
         names = path.read_text().splitlines()
     elif args.dataset in data.KERAS_DATASETS:
         names = list(data.KERAS_DATASETS[args.dataset])
-    elif Path(args.dataset).exists():
+    elif args.dataset and Path(args.dataset).exists():
         names = list(data.load_dataset(args.dataset).class_names)
     else:
         names = []
@@ -537,29 +544,42 @@ def predict_files(args):
     spec = get_mode(args.mode)
     if spec.parameter == "true" and args.param is None:
         raise ValueError(f"mode {args.mode} takes the true parameter: give it with --param")
-    name = data.dataset_name(args.dataset)
+    name = data.dataset_name(args.dataset or PREDICT_DATASET)
     model = load_classifier(name, args.mode, args.weights_dir)
     shape = model_image_shape(model)
     estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args), shape[-1]) \
         if spec.needs_estimator else None
     names = read_class_names(args, name, model.outputs[0].shape[-1])
-    images = np.stack([fit_to_network(data.read_image(path, shape[-1]), shape)
-                       for path in args.predict])
-    # The parameter describes the image the classifier sees, so it is estimated after resizing.
+    photos = [data.read_image(path, shape[-1]) for path in args.predict]
+    images = np.stack([fit_to_network(photo, shape) for photo in photos])
+    # The classifier is told the parameter of the image it sees, so it is estimated after
+    # resizing; resizing a large photo also smooths away much of its degradation, so the
+    # photo's own estimate, at full resolution, is printed beside it.
     true_params = degrade.check_params(spec.degradation, args.param, len(images)) \
         if spec.parameter == "true" else None
     params = fed_parameters(spec, true_params, images, np.random.default_rng(args.seed),
                             estimator_model)
     probabilities = predict_probabilities(model, images, params, spec.degradation)
-    for index, path in enumerate(args.predict):
-        print(describe(path, probabilities[index], names, spec, params, index))
+    for path, photo, probability, param in zip(args.predict, photos, probabilities,
+                                               params if params is not None else
+                                               [None] * len(photos)):
+        own = estimator.estimate(estimator_model, photo[None], spec.degradation)[0] \
+            if spec.needs_estimator and photo.shape != shape else None
+        print(describe(path, probability, names, spec, param, photo.shape, shape, own))
 
 
-def describe(path, probabilities, names, spec, params, index):
-    label = {"jpeg": "QF", "noise": "noise sigma"}.get(spec.degradation, "parameter")
+def describe(path, probabilities, names, spec, param, photo_shape, shape, own=None):
+    """The header line of one image's answer and its top classes."""
     header = f"{path}"
-    if params is not None:
-        header += f": {spec.parameter} {label} {params[index]:.1f}"
+    if param is not None:
+        label = degrade.get_degradation(spec.degradation).label
+        told = {"estimated": "estimated", "true": "given", "shuffled": "drawn at random"}[
+            spec.parameter]
+        header += f": {told} {label} {param:.1f}"
+        if photo_shape[:2] != shape[:2]:
+            header += f" for the {size_text(shape)} input the classifier sees"
+        if own is not None:
+            header += f" (the photo itself, {size_text(photo_shape)}: {own:.1f})"
     top = np.argsort(probabilities)[::-1][:TOP_CLASSES]
     lines = [f"  {rank}. {names[c]:<16} {probabilities[c]:.3f}" for rank, c in enumerate(top, 1)]
     return "\n".join([header, *lines])
@@ -581,7 +601,8 @@ def build_parser():
                         "GPU), cpu (the shipped subset networks), cpu-full (all 50,000 CIFAR-10 "
                         "images), width64, width64-full (the paper's width on a CPU); see "
                         "recipes.py (default paper)")
-    parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100, mnist, "
+    parser.add_argument("--dataset", help="cifar10 (the default for training; --predict "
+                        f"without it uses the shipped {PREDICT_DATASET} networks), cifar100, mnist, "
                         "fashion_mnist, an .npz or a folder with train/ and test/; also names "
                         "the weights (the file stem for an .npz or folder)")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR),

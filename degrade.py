@@ -30,12 +30,18 @@ class Degradation:
     high: float
     integer: bool
     meaning: str
+    unit: str    # the parameter's symbol in tables ("q intervals")
+    label: str   # its name in a sentence or beside a number ("estimated QF 34.3")
+    axis: str    # its name on a figure's axis
 
 
 # The one place where the parameter ranges are defined.
-JPEG = Degradation("jpeg", 1, 100, True, "JPEG quality factor q")
-NOISE = Degradation("noise", 0.0, 50.0, False, "Gaussian noise sigma in 8-bit levels")
-BLUR = Degradation("blur", 0.0, 4.0, False, "Gaussian blur sigma in pixels")
+JPEG = Degradation("jpeg", 1, 100, True, "JPEG quality factor q", "q", "QF",
+                   "JPEG quality factor q")
+NOISE = Degradation("noise", 0.0, 50.0, False, "Gaussian noise sigma in 8-bit levels", "sigma",
+                    "noise sigma", "noise sigma")
+BLUR = Degradation("blur", 0.0, 4.0, False, "Gaussian blur sigma in pixels", "sigma",
+                   "blur sigma", "Gaussian blur sigma in pixels")
 DEGRADATIONS = {d.name: d for d in (JPEG, NOISE, BLUR)}
 # A mixture applies its stages in the order a camera pipeline would: optics, sensor, codec.
 MIXTURE_ORDER = ("blur", "noise", "jpeg")

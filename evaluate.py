@@ -242,7 +242,7 @@ def gain_text(gain, low, high):
 
 
 def interval_markdown(table, correct, dataset_name, degradation, paper, images, clean):
-    unit = "q" if degradation == "jpeg" else "sigma"
+    unit = degrade.get_degradation(degradation).unit
     lines = [f"Interval mean accuracy, Eq. (1), on {dataset_name} ({images} test images), "
              f"{degradation}; {unit} intervals."]
     if paper:
@@ -304,8 +304,7 @@ def save_figure(figure, path):
 
 
 def axis_name(degradation):
-    return {"jpeg": "JPEG quality factor q", "noise": "noise sigma"}.get(
-        degradation, degrade.get_degradation(degradation).meaning)
+    return degrade.get_degradation(degradation).axis
 
 
 def accuracy_figure(table, dataset_name, degradation, path):
@@ -535,7 +534,7 @@ def spread(accuracies):
 
 
 def seed_markdown(table, dataset_name, degradation, paper, images):
-    unit = "q" if degradation == "jpeg" else "sigma"
+    unit = degrade.get_degradation(degradation).unit
     networks = list(dict.fromkeys(table["network"]))
     intervals = list(dict.fromkeys(table["interval"]))
     cell = {(row["interval"], row["network"]): row for row in table.to_dict("records")}
@@ -918,7 +917,7 @@ def settings_markdown(table, degradation, paper):
     networks = list(dict.fromkeys(table["network"]))
     intervals = [f"{low}-{high}" for low, high in INTERVALS[degradation]]
     cell = {(r["setting"], r["interval"], r["network"]): r for r in table.to_dict("records")}
-    unit = "q" if degradation == "jpeg" else "sigma"
+    unit = degrade.get_degradation(degradation).unit
 
     several = {setting for setting, seeds in zip(table["setting"], table["seeds"]) if seeds > 1}
 

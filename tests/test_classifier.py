@@ -3,6 +3,7 @@
 Every network here is tiny (--width 4) and trains one step on a synthetic dataset, so the whole
 file runs in well under two minutes on two cores."""
 import csv
+import re
 import shutil
 from pathlib import Path
 
@@ -105,7 +106,10 @@ def test_predict_prints_the_estimated_qf_and_five_classes(tmp_path, capsys):
     assert status == 0, err
     lines = out.splitlines()
     assert len(lines) == 12 and lines[0].startswith(f"{photo}: estimated QF ")
-    assert 1 <= float(lines[0].split()[-1]) <= 100
+    # The 30x40 photo is resized to the network's 16x16: both estimates are printed, named.
+    resized, own = re.fullmatch(r".*: estimated QF ([\d.]+) for the 16x16 input the classifier "
+                                r"sees \(the photo itself, 30x40: ([\d.]+)\)", lines[0]).groups()
+    assert 1 <= float(resized) <= 100 and 1 <= float(own) <= 100
     assert [line.split()[0] for line in lines[1:6]] == ["1.", "2.", "3.", "4.", "5."]
     assert {line.split()[1] for line in lines[1:6]} <= set(CLASSES)
 
@@ -214,6 +218,23 @@ def test_shipped_est_qf_classifies_a_cifar_jpeg(tmp_path, capsys):
     assert status == 0, err
     lines = out.splitlines()
     assert "estimated QF" in lines[0] and abs(float(lines[0].split()[-1]) - 30) < 25
+    assert "the photo itself" not in lines[0]  # 32x32 already: one estimate
+    assert len(lines) == 6 and {line.split()[1] for line in lines[1:]} <= set(names)
+
+
+@pytest.mark.skipif(not (REPO / "weights" / "classifier_cifar10-q75_est_qf.keras").is_file(),
+                    reason="the shipped 50,000-image est_qf classifier is not in weights/")
+def test_predict_without_a_dataset_uses_the_shipped_networks(tmp_path, capsys, monkeypatch):
+    """The README's example, as a user runs it on a fresh clone (no ../shared needed)."""
+    monkeypatch.chdir(REPO)
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (48, 64, 3), np.uint8)).save(
+        photo, quality=30)
+    status, out, err = run(capsys, "--mode", "est_qf", "--predict", photo)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert "input the classifier sees (the photo itself, 64x48: " in lines[0]
+    names = (REPO / "weights" / "classifier_cifar10-q75.classes.txt").read_text().split()
     assert len(lines) == 6 and {line.split()[1] for line in lines[1:]} <= set(names)
 
 
