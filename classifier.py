@@ -602,7 +602,8 @@ def build_parser():
                         "images), width64, width64-full (the paper's width on a CPU); see "
                         "recipes.py (default paper)")
     parser.add_argument("--dataset", help="cifar10 (the default for training; --predict "
-                        f"without it uses the shipped {PREDICT_DATASET} networks), cifar100, mnist, "
+                        f"without it uses the shipped {PREDICT_DATASET} networks), cifar100, "
+                        "mnist, "
                         "fashion_mnist, an .npz or a folder with train/ and test/; also names "
                         "the weights (the file stem for an .npz or folder)")
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR),

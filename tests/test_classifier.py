@@ -7,7 +7,6 @@ import re
 import shutil
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image

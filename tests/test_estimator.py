@@ -17,6 +17,7 @@ from PIL import Image
 import data
 import degrade
 import estimator
+import training
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "estimator.py"

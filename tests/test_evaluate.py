@@ -8,35 +8,39 @@ import pytest
 
 import accuracy_stats
 import classifier
+import degrade
 import estimator
 import evaluate
+import figures
+import sweeps
+import tables
 import training
 
 
 def test_interval_mean_by_hand():
     params = np.arange(1, 11)
     accuracy = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
-    assert evaluate.interval_mean(params, accuracy, 1, 10) == pytest.approx(0.55)
-    assert evaluate.interval_mean(params, accuracy, 3, 5) == pytest.approx((0.3 + 0.4 + 0.5) / 3)
-    assert evaluate.interval_mean(params, accuracy, 10, 10) == pytest.approx(1.0)
-    assert np.isnan(evaluate.interval_mean(params, accuracy, 11, 20))
+    assert accuracy_stats.interval_mean(params, accuracy, 1, 10) == pytest.approx(0.55)
+    assert accuracy_stats.interval_mean(params, accuracy, 3, 5) == pytest.approx((0.3 + 0.4 + 0.5) / 3)
+    assert accuracy_stats.interval_mean(params, accuracy, 10, 10) == pytest.approx(1.0)
+    assert np.isnan(accuracy_stats.interval_mean(params, accuracy, 11, 20))
 
 
 def test_intervals_cover_every_value_once():
-    for degradation, intervals in evaluate.INTERVALS.items():
+    for degradation, intervals in tables.INTERVALS.items():
         covered = [v for low, high in intervals for v in range(low, high + 1)]
-        expected = evaluate.degrade.all_params(degradation).astype(int).tolist()
+        expected = degrade.all_params(degradation).astype(int).tolist()
         assert covered == expected
 
 
 def test_paired_bootstrap():
     rng = np.random.default_rng(0)
     same = rng.random((5, 200)) < 0.7
-    assert evaluate.paired_bootstrap(same, same, rng) == (0.0, 0.0)
-    assert evaluate.paired_bootstrap(np.ones((3, 50), bool), np.zeros((3, 50), bool), rng) == \
+    assert accuracy_stats.paired_bootstrap(same, same, rng) == (0.0, 0.0)
+    assert accuracy_stats.paired_bootstrap(np.ones((3, 50), bool), np.zeros((3, 50), bool), rng) == \
         (1.0, 1.0)
     better = same | (rng.random((5, 200)) < 0.2)
-    low, high = evaluate.paired_bootstrap(better, same, rng)
+    low, high = accuracy_stats.paired_bootstrap(better, same, rng)
     gain = better.mean() - same.mean()
     assert 0 < low < gain < high
 
@@ -55,27 +59,27 @@ PAPER_TEXT = {
 @pytest.mark.parametrize("key", list(PAPER_TEXT))
 def test_paper_interval_tables(key):
     rows = [[float(v) for v in row.split()] for row in PAPER_TEXT[key].split("|")]
-    networks = list(evaluate.PAPER_INTERVALS[key])
+    networks = list(tables.PAPER_INTERVALS[key])
     assert len(networks) == 3
     for column, name in enumerate(networks):
-        assert list(evaluate.PAPER_INTERVALS[key][name]) == [row[column] for row in rows]
+        assert list(tables.PAPER_INTERVALS[key][name]) == [row[column] for row in rows]
 
 
 def test_paper_estimator_tables():
-    assert evaluate.PAPER_ESTIMATES["jpeg"] == {
+    assert tables.PAPER_ESTIMATES["jpeg"] == {
         20: (20.84, 2.28), 40: (40.93, 3.91), 60: (58.58, 4.07), 80: (79.53, 3.07),
         100: (94.91, 1.91)}
-    assert evaluate.PAPER_ESTIMATES["noise"] == {
+    assert tables.PAPER_ESTIMATES["noise"] == {
         10: (10.03, 0.42), 20: (20.11, 0.54), 30: (30.16, 0.69), 40: (40.11, 0.89),
         50: (49.26, 0.70)}
 
 
 def test_paper_key():
-    assert evaluate.paper_key("cifar10", "jpeg") == ("cifar10", "jpeg")
-    assert evaluate.paper_key("cifar10-subset", "noise") == ("cifar10", "noise")
-    assert evaluate.paper_key("cifar100", "jpeg") == ("cifar100", "jpeg")
-    assert evaluate.paper_key("cifar100", "noise") is None
-    assert evaluate.paper_key("mnist", "jpeg") is None
+    assert tables.paper_key("cifar10", "jpeg") == ("cifar10", "jpeg")
+    assert tables.paper_key("cifar10-subset", "noise") == ("cifar10", "noise")
+    assert tables.paper_key("cifar100", "jpeg") == ("cifar100", "jpeg")
+    assert tables.paper_key("cifar100", "noise") is None
+    assert tables.paper_key("mnist", "jpeg") is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +112,7 @@ def run_evaluate(setup, *extra):
 def test_sweep_writes_every_file(tiny_setup, degradation, params):
     assert run_evaluate(tiny_setup, "--degradation", degradation, "--params", params) == 0
     plots = tiny_setup / "plots"
-    networks = list(evaluate.NETWORKS[degradation])
+    networks = list(tables.NETWORKS[degradation])
     accuracy = pd.read_csv(plots / f"tiny_{degradation}_accuracy.csv")
     assert list(accuracy.columns) == ["param", *networks]
     assert accuracy["param"].tolist() == [float(p) for p in params.split(",")]
@@ -138,7 +142,7 @@ def test_intervals_without_values_are_marked_not_nan(tiny_setup):
     assert "nan" not in "".join(rows)
     for row, swept in zip(rows, (True, False, True, False, False)):
         cells = row.strip("| ").split(" | ")[1:]
-        assert all((cell == evaluate.NO_VALUE) != swept for cell in cells), row
+        assert all((cell == tables.NO_VALUE) != swept for cell in cells), row
 
 
 def test_two_runs_give_identical_tables(tiny_setup):
@@ -157,8 +161,8 @@ def test_a_second_evaluation_reads_the_sweep_record(tiny_setup, monkeypatch):
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "3,30") == 0
     first = [(tiny_setup / "plots" / f"tiny_noise_{n}").read_bytes() for n in names]
     swept = []
-    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: swept.append(args))
-    monkeypatch.setattr(evaluate, "clean_accuracy", lambda *args, **kwargs: {})
+    monkeypatch.setattr(sweeps, "sweep", lambda *args, **kwargs: swept.append(args))
+    monkeypatch.setattr(sweeps, "clean_accuracy", lambda *args, **kwargs: {})
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "3,30") == 0
     assert swept == []
     assert [(tiny_setup / "plots" / f"tiny_noise_{n}").read_bytes() for n in names] == first
@@ -166,8 +170,8 @@ def test_a_second_evaluation_reads_the_sweep_record(tiny_setup, monkeypatch):
     monkeypatch.undo()
     classifier.build_classifier((16, 16, 3), 3, width=2).save(
         classifier.weights_path("tiny", "noisy", tiny_setup / "weights"))
-    sweep = evaluate.sweep
-    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: swept.append(args) or sweep(
+    sweep = sweeps.sweep
+    monkeypatch.setattr(sweeps, "sweep", lambda *args, **kwargs: swept.append(args) or sweep(
         *args, **kwargs))
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "3,30") == 0
     networks, estimator_model = swept[0][4], swept[0][5]
@@ -206,7 +210,7 @@ def test_a_network_still_in_training_is_skipped(tiny_setup):
 
 
 def test_no_networks_is_an_error(tiny_setup, capsys):
-    for mode in evaluate.NETWORKS["jpeg"]:
+    for mode in tables.NETWORKS["jpeg"]:
         classifier.weights_path("tiny", mode, tiny_setup / "weights").unlink()
     with pytest.warns(UserWarning):
         assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 2
@@ -247,8 +251,8 @@ def test_fixed_parameter_ablation_reuses_the_image_only_networks_results(tiny_se
     assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90") == 0
     plain = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
     swept = []
-    sweep = evaluate.sweep
-    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: swept.append(
+    sweep = sweeps.sweep
+    monkeypatch.setattr(sweeps, "sweep", lambda *args, **kwargs: swept.append(
         (list(args[4]), args[5])) or sweep(*args, **kwargs))
     assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90",
                         "--fixed-parameter", "55", "--out", str(tiny_setup / "fixed")) == 0
@@ -274,19 +278,19 @@ def test_gain_interval_by_hand():
     # means 1/2, 1/2, 0 (MS_image 1/6) and residuals +-1/2, +-1/2, 0 (MS_interaction 1/2 on 2
     # degrees of freedom). Both main effects are held at 0, so the variance of the mean is
     # MS_interaction / (2 x 3) = 1/12, with t on its 2 degrees of freedom.
-    gain, low, high = evaluate.gain_interval(aware, twin, paired=True)
+    gain, low, high = accuracy_stats.gain_interval(aware, twin, paired=True)
     assert gain == pytest.approx(1 / 3)
     assert high - gain == pytest.approx(4.303 / np.sqrt(12)) and gain - low == pytest.approx(
         4.303 / np.sqrt(12))
     # Unpaired: each network's seed component, (MS_seed - MS_interaction) / 3 of its own table,
     # is (1/6 - 1/6) / 3 = 0 for aware ([1,1,0] / [1,0,0]: MS_seed 1/6, MS_interaction 1/6) and
     # (1/6 - 1/6) / 3 = 0 for twin; the image term var(1/2, 1/2, 0) / 3 = 1/36; t on 1 df.
-    gain, low, high = evaluate.gain_interval(aware, twin, paired=False)
+    gain, low, high = accuracy_stats.gain_interval(aware, twin, paired=False)
     assert high - gain == pytest.approx(12.706 * np.sqrt(1 / 36))
     # One seed: no spread between trainings to measure, so no interval.
-    assert np.isnan(evaluate.gain_interval([[1, 0]], [[0, 0]], paired=True)[1])
-    assert evaluate.t_quantile(4) == 2.776 and evaluate.t_quantile(13) == 2.179
-    assert evaluate.t_quantile(1000) == evaluate.Z_975
+    assert np.isnan(accuracy_stats.gain_interval([[1, 0]], [[0, 0]], paired=True)[1])
+    assert accuracy_stats.t_quantile(4) == 2.776 and accuracy_stats.t_quantile(13) == 2.179
+    assert accuracy_stats.t_quantile(1000) == accuracy_stats.Z_975
 
 
 def test_variance_components_recover_a_known_model():
@@ -315,8 +319,8 @@ def test_seed_table_by_hand():
                (1, "known_nl"): [[1, 0], [1, 0], [1, 1]]}
     correct = {key: np.array(rows, bool) for key, rows in correct.items()}
     clean = {(0, "noisy"): 0.5, (1, "noisy"): 0.7, (0, "known_nl"): 0.6, (1, "known_nl"): 0.8}
-    groups = {"noisy": [0, 1], "known_nl": [0, 1]}
-    table = evaluate.seed_table(values, correct, clean, groups, "noise", ("cifar10", "noise"))
+    groups = {tables.NetworkGroup("noisy"): [0, 1], tables.NetworkGroup("known_nl"): [0, 1]}
+    table = tables.seed_table(values, correct, clean, groups, "noise", ("cifar10", "noise"))
     row = table.set_index(["interval", "network"]).loc
     # 0-10: noisy gets 0.75 and 0.25 over its two seeds, known_nl 1.0 and 0.5.
     assert row[("0-10", "noisy"), ["mean", "sd", "seeds"]].tolist() == pytest.approx(
@@ -342,7 +346,7 @@ def test_seed_study_over_weights_folders(tiny_setup):
     second.mkdir()
     third.mkdir()
     keras.utils.set_random_seed(1)
-    for mode in evaluate.NETWORKS["noise"]:
+    for mode in tables.NETWORKS["noise"]:
         classifier.build_classifier((16, 16, 3), 3, width=2, with_parameter=mode != "org" and
                                     mode != "noisy").save(
             classifier.weights_path("tiny", mode, second))
@@ -384,8 +388,8 @@ def test_sweep_records_stand_in_for_weights_that_are_not_here(tiny_setup, monkey
     for network in second.glob("classifier_*.keras"):
         network.unlink()
     classified = []
-    monkeypatch.setattr(evaluate, "sweep", lambda *args, **kwargs: classified.append(args))
-    monkeypatch.setattr(evaluate, "clean_accuracy", lambda *args, **kwargs: {})
+    monkeypatch.setattr(sweeps, "sweep", lambda *args, **kwargs: classified.append(args))
+    monkeypatch.setattr(sweeps, "clean_accuracy", lambda *args, **kwargs: {})
     assert evaluate.main(command) == 0
     assert classified == [] and (tiny_setup / "plots/tiny_jpeg_seeds.csv").read_text() == table
     # A retrained network is classified again; another --params keeps its own record.
@@ -413,7 +417,7 @@ def test_a_new_seed_reuses_the_estimators_answers(tiny_setup, monkeypatch):
 
     def no_estimator(*args):
         raise AssertionError("the estimator ran again")
-    monkeypatch.setattr(evaluate.estimator, "estimate", no_estimator)
+    monkeypatch.setattr(estimator, "estimate", no_estimator)
     assert evaluate.main(command + [str(second)]) == 0
     kept = (tiny_setup / "plots/tiny_noise_seeds.csv").read_text()
     monkeypatch.undo()
@@ -431,18 +435,18 @@ def test_an_interrupted_estimator_sweep_goes_on_where_it_stopped(tiny_setup, mon
     command = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
                "3,30,40", "--out", str(tiny_setup / "plots"), "--weights",
                str(tiny_setup / "weights"), "--estimator-only"]
-    estimate, calls = evaluate.estimator.estimate, []
+    estimate, calls = estimator.estimate, []
 
     def counted(model, images, degradation, stop_at=None):
         calls.append(len(images))
         if len(calls) == stop_at:
             raise KeyboardInterrupt
         return estimate(model, images, degradation)
-    monkeypatch.setattr(evaluate, "CHECKPOINT_SECONDS", 0)
-    monkeypatch.setattr(evaluate.estimator, "estimate",
+    monkeypatch.setattr(sweeps, "CHECKPOINT_SECONDS", 0)
+    monkeypatch.setattr(estimator, "estimate",
                         lambda *args: counted(*args, stop_at=3))
     assert evaluate.main(command) == 130  # interrupted (Ctrl-C)
-    monkeypatch.setattr(evaluate.estimator, "estimate", counted)
+    monkeypatch.setattr(estimator, "estimate", counted)
     calls.clear()
     assert evaluate.main(command) == 0
     assert calls == [12, 12]  # the third value, then the clean images
@@ -453,10 +457,10 @@ def test_an_interrupted_estimator_sweep_goes_on_where_it_stopped(tiny_setup, mon
 
 
 @pytest.fixture
-def figures(monkeypatch):
+def drawn_figures(monkeypatch):
     """The figures the plotting functions draw, kept instead of saved."""
     drawn = []
-    monkeypatch.setattr(evaluate, "save_figure", lambda figure, path: drawn.append(figure))
+    monkeypatch.setattr(figures, "save_figure", lambda figure, path: drawn.append(figure))
     return drawn
 
 
@@ -469,45 +473,45 @@ def paper_artists(figure):
     ("cifar10-subset", "jpeg", ("org", "jpg", "est_qf", "known_qf")),
     ("cifar100", "jpeg", ("org", "jpg", "est_qf")),
     ("cifar10", "noise", ("org", "noisy", "est_nl", "known_nl"))])
-def test_accuracy_figure_draws_the_papers_interval_means(figures, dataset, degradation,
+def test_accuracy_figure_draws_the_papers_interval_means(drawn_figures, dataset, degradation,
                                                          networks):
-    values = evaluate.degrade.all_params(degradation)
+    values = degrade.all_params(degradation)
     table = pd.DataFrame({"param": values, **{n: np.full(len(values), 0.5) for n in networks}})
-    evaluate.accuracy_figure(table, dataset, degradation, "unused.png")
-    segments = paper_artists(figures[0])
+    figures.accuracy_figure(table, dataset, degradation, "unused.png")
+    segments = paper_artists(drawn_figures[0])
     # One set of dashed segments per network the paper reports (not known_*), one per interval.
     assert len(segments) == 3
-    paper = evaluate.PAPER_INTERVALS[evaluate.paper_key(dataset, degradation)]
+    paper = tables.PAPER_INTERVALS[tables.paper_key(dataset, degradation)]
     for collection, name in zip(segments, paper):
         ys = [segment[0][1] for segment in collection.get_segments()]
         assert ys == pytest.approx(paper[name])
-    assert figures[0].axes[0].get_xlabel() == evaluate.axis_name(degradation)
+    assert drawn_figures[0].axes[0].get_xlabel() == figures.axis_name(degradation)
 
 
-def test_no_paper_segments_for_a_dataset_the_paper_did_not_use(figures):
+def test_no_paper_segments_for_a_dataset_the_paper_did_not_use(drawn_figures):
     table = pd.DataFrame({"param": [1.0, 50.0], "org": [0.1, 0.2]})
-    evaluate.accuracy_figure(table, "mnist", "jpeg", "unused.png")
-    assert paper_artists(figures[0]) == []
+    figures.accuracy_figure(table, "mnist", "jpeg", "unused.png")
+    assert paper_artists(drawn_figures[0]) == []
 
 
 @pytest.mark.parametrize("degradation", ["jpeg", "noise"])
-def test_estimator_figure_draws_the_papers_table(figures, degradation):
+def test_estimator_figure_draws_the_papers_table(drawn_figures, degradation):
     table = pd.DataFrame({"param": [10.0, 20.0], "mean": [11.0, 19.0], "sd": [1.0, 2.0]})
-    evaluate.estimator_figure(table, degradation, "unused.png")
-    (points,) = [c for c in figures[0].axes[0].containers if c.lines[0].get_gid() == "paper"]
-    paper = evaluate.PAPER_ESTIMATES[degradation]
+    figures.estimator_figure(table, degradation, "unused.png")
+    (points,) = [c for c in drawn_figures[0].axes[0].containers if c.lines[0].get_gid() == "paper"]
+    paper = tables.PAPER_ESTIMATES[degradation]
     x, y = points.lines[0].get_data()
     assert list(x) == list(paper) and list(y) == [mean for mean, _ in paper.values()]
-    assert "true " in figures[0].axes[0].get_xlabel()
+    assert "true " in drawn_figures[0].axes[0].get_xlabel()
 
 
-def test_replot_redraws_the_figures_from_the_tables(tiny_setup, figures):
+def test_replot_redraws_the_figures_from_the_tables(tiny_setup, drawn_figures):
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "0,25") == 0
-    drawn = len(figures)
+    drawn = len(drawn_figures)
     for figure in (tiny_setup / "plots").glob("*.png"):
         figure.unlink()
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--replot") == 0
-    assert len(figures) == drawn + 2  # accuracy and estimator, from their CSVs
+    assert len(drawn_figures) == drawn + 2  # accuracy and estimator, from their CSVs
     assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--replot") == 2  # no JPEG tables
 
 
@@ -542,7 +546,7 @@ def write_interval_tables(folder, noisy, est_nl, clean):
              "est_nl": est_nl, "est_nl-noisy": est_nl - noisy,
              "est_nl-noisy ci_low": est_nl - noisy - 0.01,
              "est_nl-noisy ci_high": est_nl - noisy + 0.01}
-            for low, high in evaluate.INTERVALS["noise"]]
+            for low, high in tables.INTERVALS["noise"]]
     pd.DataFrame(rows).to_csv(folder / "set_noise_intervals.csv", index=False)
     pd.DataFrame({"network": ["noisy", "est_nl"], "accuracy": clean}).to_csv(
         folder / "set_noise_clean.csv", index=False)

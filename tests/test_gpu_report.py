@@ -1,5 +1,5 @@
-"""tools/gpu/report.py: a network the time limit cut short is ended at its best epoch, a finished one
-is left alone, and each gets its epochs and images/s."""
+"""tools/gpu/report.py: a network the time limit cut short is ended at its best epoch, a finished
+one is left alone, and each gets its epochs and images/s."""
 import importlib.util
 import json
 from pathlib import Path

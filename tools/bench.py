@@ -45,6 +45,8 @@ import data  # noqa: E402
 import degrade  # noqa: E402
 import estimator  # noqa: E402
 import evaluate  # noqa: E402
+import sweeps  # noqa: E402
+import tables  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "cifar10-subset.npz"
@@ -427,7 +429,7 @@ def sweep_setup(ctx):
     """evaluate.py's networks for the JPEG sweep at the CPU width, and its test images."""
     networks = {name: classifier.build_classifier(
         ctx.x_test.shape[1:], ctx.classes, CLASSIFIER_CPU.width,
-        classifier.MODES[name].has_parameter) for name in evaluate.NETWORKS[DEGRADATION]}
+        classifier.MODES[name].has_parameter) for name in tables.NETWORKS[DEGRADATION]}
     estimator_model = estimator.build_estimator(ctx.x_test.shape[-1])
     count = ctx.budget.sweep_images
     images, labels = cycle(ctx.x_test, count), cycle(ctx.y_test, count)
@@ -462,18 +464,18 @@ def stage_infer_pure(ctx):
 
 
 def stage_sweep(ctx):
-    """evaluate.sweep as evaluate.py runs it: degrade, estimate, classify with every network."""
+    """sweeps.sweep as evaluate.py runs it: degrade, estimate, classify with every network."""
     networks, estimator_model, images, labels, flops = sweep_setup(ctx)
     values = np.linspace(1, 100, ctx.budget.sweep_values).round()
     args = (images, labels, DEGRADATION)
     with contextlib.redirect_stdout(io.StringIO()):  # its progress lines
-        evaluate.sweep(*args, values[:1], networks, estimator_model, SEED, SWEEP_BATCH)
-        _, _, timings = evaluate.sweep(*args, values, networks, estimator_model, SEED,
+        sweeps.sweep(*args, values[:1], networks, estimator_model, SEED, SWEEP_BATCH)
+        _, _, timings = sweeps.sweep(*args, values, networks, estimator_model, SEED,
                                        SWEEP_BATCH)
     rate = len(images) * len(values) / timings["total"]
     parts = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()
                       if name != "total")
-    return Result(rate, rate * flops / 1e9, f"evaluate.sweep, {len(values)} values x "
+    return Result(rate, rate * flops / 1e9, f"sweeps.sweep, {len(values)} values x "
                   f"{len(images)} images; {parts}")
 
 

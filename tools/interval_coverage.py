@@ -28,6 +28,8 @@ import classifier  # noqa: E402
 import data  # noqa: E402
 import estimator  # noqa: E402
 import evaluate  # noqa: E402
+import sweeps  # noqa: E402
+import tables  # noqa: E402
 
 DEFAULT_DATASET = REPOSITORY.parent / "shared" / "data" / "cifar10-subset.npz"
 
@@ -38,11 +40,11 @@ def gain_tables(dataset_path, degradation, folders, estimator_dir, sweep_seed=0)
     values = evaluate.sweep_values(degradation, None)
     estimator_file = estimator.find_estimator(degradation, estimator_dir,
                                               dataset.image_shape[-1])
-    condition = evaluate.SweepRecord.condition(dataset.x_test, dataset.y_test, values,
+    condition = sweeps.SweepRecord.condition(dataset.x_test, dataset.y_test, values,
                                                sweep_seed, None, estimator_file)
-    records = [evaluate.SweepRecord(folder, dataset.name, degradation, condition)
+    records = [sweeps.SweepRecord(folder, dataset.name, degradation, condition)
                for folder in folders]
-    tables = {}
+    gains = {}
     for mode in classifier.compared_modes(degradation, controls=True):
         twin = classifier.MODES[mode].twin
         if twin is None:
@@ -54,12 +56,12 @@ def gain_tables(dataset_path, degradation, folders, estimator_dir, sweep_seed=0)
                  if aware is not None and plain is not None]
         if len(pairs) < 2:
             continue
-        for low, high in evaluate.INTERVALS[degradation]:
+        for low, high in tables.INTERVALS[degradation]:
             inside = (values >= low) & (values <= high)
-            tables[(mode, f"{low}-{high}")] = np.array(
+            gains[(mode, f"{low}-{high}")] = np.array(
                 [aware[inside].mean(axis=0) - plain[inside].mean(axis=0)
                  for aware, plain in pairs])
-    return tables
+    return gains
 
 
 def simulate(components, seeds, images, count, rng):
@@ -91,7 +93,7 @@ def main(argv=None):
     parser.add_argument("--out", help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    tables = gain_tables(args.dataset, args.degradation, args.weights, args.estimator_dir)
+    gains = gain_tables(args.dataset, args.degradation, args.weights, args.estimator_dir)
     lines = [f"Gain over the image-only twin per {args.degradation} interval, "
              f"{args.simulations} simulated tables per row; "
              f"`python tools/interval_coverage.py --degradation {args.degradation} "
@@ -101,7 +103,7 @@ def main(argv=None):
              "two-way | main effects | two-way, large seed SD | main effects, large seed SD |",
              "|---" * 14 + "|"]
     print("\n".join(lines), flush=True)
-    for (mode, interval), table in tables.items():
+    for (mode, interval), table in gains.items():
         components = accuracy_stats.variance_components(table)
         two_way = accuracy_stats.mean_variance(table)[0]
         zero = np.zeros_like(table)
