@@ -395,7 +395,7 @@ def test_recipes_are_defaults_that_flags_override():
 def test_a_run_stuck_at_chance_loss_warns_once():
     lines = []
     warning = classifier.training.DeadRunWarning(10, log=lines.append)
-    for epoch, loss in enumerate([4.4, 2.303, 2.302, 2.31, 2.303, 2.303, 2.302, 2.3]):
+    for epoch, loss in enumerate([4.4, 2.303, 2.302, 2.35, 2.303, 2.303, 2.302, 2.3]):
         warning.on_epoch_end(epoch, {"loss": loss})
     assert len(lines) == 1 and "epoch 7" in lines[0] and "ln(10)" in lines[0]
     healthy = []

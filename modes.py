@@ -1,0 +1,55 @@
+"""The paper's vocabulary of networks: each mode's degradation, what its second input is told
+(PARAMETER_SOURCES), its image-only twin and its label in tables. Every script asks these; no
+other table of modes exists."""
+from dataclasses import dataclass
+
+
+# What a parameter-aware network's second input gets: the estimator's answer, the true value,
+# or a placebo drawn from the true value's distribution, independent of the image (a control
+# that has a second input with the right distribution and no information).
+PARAMETER_SOURCES = ("none", "estimated", "true", "shuffled")
+
+
+@dataclass(frozen=True)
+class Mode:
+    degradation: str | None  # None: clean images
+    parameter: str           # what the second input gets: one of PARAMETER_SOURCES
+    label: str               # its name in tables and figures
+    twin: str | None = None  # the image-only network that a parameter-aware one is compared with
+    in_paper: bool = True    # False: a control of this project's, swept only where trained
+
+    @property
+    def has_parameter(self):
+        return self.parameter != "none"
+
+    @property
+    def needs_estimator(self):
+        return self.parameter == "estimated"
+
+
+# The modes the paper compares, and the placebo controls: which images the network is trained
+# on, and what it is told.
+MODES = {
+    "org": Mode(None, "none", "Org"),
+    "jpg": Mode("jpeg", "none", "Jpg"),
+    "est_qf": Mode("jpeg", "estimated", "Jpg+Est.QF", "jpg"),
+    "known_qf": Mode("jpeg", "true", "Jpg+Known.QF", "jpg"),
+    "shuffled_qf": Mode("jpeg", "shuffled", "Jpg+Shuffled.QF", "jpg", in_paper=False),
+    "noisy": Mode("noise", "none", "Noisy"),
+    "est_nl": Mode("noise", "estimated", "Noisy+Est.NL", "noisy"),
+    "known_nl": Mode("noise", "true", "Noisy+Known.NL", "noisy"),
+    "shuffled_nl": Mode("noise", "shuffled", "Noisy+Shuffled.NL", "noisy", in_paper=False),
+}
+
+
+def compared_modes(degradation, controls=False):
+    """The networks compared for `degradation`: the paper's (org, its image-only network and its
+    parameter-aware ones) and, with `controls`, the placebo controls too."""
+    return tuple(name for name, mode in MODES.items()
+                 if mode.degradation in (None, degradation) and (mode.in_paper or controls))
+
+
+def get_mode(name):
+    if name not in MODES:
+        raise ValueError(f"unknown mode {name!r}; choose from {', '.join(MODES)}")
+    return MODES[name]
