@@ -6,6 +6,7 @@ which a tiny archive cannot match, so the check is switched off here (keras 3.15
 import io
 import pickle
 import tarfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -16,6 +17,7 @@ import data
 import estimator
 import evaluate
 
+REPO_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TRAIN = ["--width", "2", "--epochs", "1", "--batch-size", "8", "--val-fraction", "0.25",
          "--workers", "1"]
 
@@ -154,3 +156,30 @@ def test_grayscale_noise_needs_a_grayscale_estimator(tmp_path):
     estimator.build_estimator(1, features=4).save(estimator.weights_path("jpeg", tmp_path, 1))
     assert estimator.find_estimator("jpeg", tmp_path, channels=1).name == \
         "estimator_jpeg_gray.keras"
+
+
+def test_the_subset_builder_takes_the_first_images_of_each_batch_file(keras_home, tmp_path):
+    """tools/cifar10_subset.py on a fake archive: batch k's first images, in order, and the
+    layout of ../shared/data/cifar10-subset.npz."""
+    import cifar10_subset
+    rng = np.random.default_rng(3)
+    batches = {f"data_batch_{i}": (np.full((10000, 32, 32, 3), i, np.uint8),
+                                   (np.arange(10000) + i) % 10) for i in range(1, 6)}
+    batches["test_batch"] = (random_images(8, rng), np.arange(8) % 10)
+    write_cifar(keras_home, "cifar-10-batches-py-target", "cifar-10-batches-py", batches,
+                b"labels")
+    out = tmp_path / "subset.npz"
+    assert cifar10_subset.main(["--out", str(out), "--per-batch", "3"]) == 0
+    with np.load(out) as built:
+        assert built["x_train"].shape == (15, 32, 32, 3) and built["x_test"].shape == (3, 32, 32, 3)
+        assert [int(image[0, 0, 0]) for image in built["x_train"]] == [1] * 3 + [2] * 3 + [3] * 3 \
+            + [4] * 3 + [5] * 3
+        assert built["y_train"].tolist() == [(n + i) % 10 for i in range(1, 6) for n in range(3)]
+        np.testing.assert_array_equal(built["x_test"], batches["test_batch"][0][:3])
+        assert built["y_test"].dtype == np.uint8 and built["y_train"].shape == (15,)
+        assert list(built["class_names"]) == list(data.CIFAR10_CLASSES)
+        shared = REPO_SHARED / "cifar10-subset.npz"
+        if shared.is_file():  # the same keys and dtypes as the file the tables use
+            with np.load(shared) as real:
+                assert {key: real[key].dtype.kind for key in real.files} == \
+                    {key: built[key].dtype.kind for key in built.files}
