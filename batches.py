@@ -112,15 +112,20 @@ class TrainingBatches(keras.utils.PyDataset):
     estimator, which costs several times a training step, then runs once per `reuse` epochs."""
 
     def __init__(self, images, labels, mode, batch_size, augmentation, seed,
-                 estimator_model=None, epoch=0, reuse=1, **kwargs):
+                 estimator_model=None, epoch=0, reuse=1, full_batches=False, **kwargs):
         super().__init__(**kwargs)
         self.images, self.labels, self.mode = images, labels, mode
         self.batch_size, self.augmentation, self.seed = batch_size, augmentation, seed
         self.estimator_model, self.reuse = estimator_model, reuse
+        # Full batches only: a batch split across devices must divide evenly; the images left
+        # over are drawn in later epochs, whose order is new.
+        self.full_batches = full_batches
         self.epoch = epoch
         self._order, self._kept = {}, {}
 
     def __len__(self):
+        if self.full_batches:
+            return max(1, len(self.images) // self.batch_size)
         return -(-len(self.images) // self.batch_size)
 
     def on_epoch_end(self):

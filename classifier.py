@@ -228,6 +228,7 @@ def predict_probabilities(model, images, params=None, degradation=None, batch_si
 # ---------------------------------------------------------------------------------------------
 def train(args):
     spec = get_mode(args.mode)
+    devices = distribute(args.batch_size) if args.distribute else 1
     dataset = data.load_dataset(args.dataset or TRAIN_DATASET)
     estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args),
                                                dataset.image_shape[-1]) \
@@ -241,7 +242,7 @@ def train(args):
                              args.parameter_join)
     if not args.fresh:
         check_resumable(output, dataset, model)
-    batches, validation = training_data(args, dataset, estimator_model, output)
+    batches, validation = training_data(args, dataset, estimator_model, output, devices)
     model.compile(optimizer=keras.optimizers.Adamax(training.learning_rate(
                       args.learning_rate, args.lr_decay, args.epochs * len(batches),
                       round(args.warmup_epochs * len(batches)))),
@@ -255,8 +256,28 @@ def train(args):
     print(f"best model: {output}")
 
 
-def training_data(args, dataset, estimator_model, output):
-    """The training batches and the fixed validation set of this run."""
+def distribute(batch_size):
+    """Data parallelism over every device that Keras sees (keras.distribution, JAX backend):
+    the weights are replicated and each batch is split evenly across the devices."""
+    if keras.backend.backend() != "jax":
+        raise data.DataError("--distribute needs the JAX backend: set KERAS_BACKEND=jax")
+    devices = keras.distribution.list_devices()
+    if batch_size % len(devices):
+        raise data.DataError(f"--batch-size {batch_size} does not split evenly over "
+                             f"{len(devices)} devices")
+    distribution = keras.distribution.DataParallel(devices=devices)
+    keras.distribution.set_distribution(distribution)
+    share = distribution.get_data_layout((batch_size,)).backend_layout.shard_shape(
+        (batch_size,))[0]
+    print(f"data-parallel over {len(devices)} devices ({', '.join(devices)}): {share} images "
+          f"per device of each batch of {batch_size}")
+    return len(devices)
+
+
+def training_data(args, dataset, estimator_model, output, devices=1):
+    """The training batches and the fixed validation set of this run. Split over several
+    `devices`, every batch must divide evenly: full training batches only, and the validation
+    set cut to a multiple of the device count (at most devices - 1 images fewer)."""
     images, labels = dataset.x_train, dataset.y_train
     if args.limit:
         images, labels = images[:args.limit], labels[:args.limit]
@@ -264,6 +285,8 @@ def training_data(args, dataset, estimator_model, output):
         estimator.check_channels(estimator_model, images, f"{dataset.name} images")
     (x_train, y_train), (x_val, y_val) = split_validation(images, labels, args.val_fraction,
                                                           VALIDATION_SEED)
+    kept = len(x_val) - len(x_val) % devices
+    x_val, y_val = x_val[:kept], y_val[:kept]
     print(f"{dataset.name}: {len(x_train)} training and {len(x_val)} validation images "
           f"{shape_text(dataset.image_shape)}, mode {args.mode}")
     # The validation set is degraded (and estimated) once: the same images every epoch, and
@@ -275,7 +298,8 @@ def training_data(args, dataset, estimator_model, output):
     done = training.epochs_done(output, args.fresh)
     batches = TrainingBatches(x_train, y_train, args.mode, args.batch_size, augmentation(args),
                               args.seed, estimator_model, epoch=done, reuse=args.reuse,
-                              workers=args.workers, max_queue_size=args.workers * 4)
+                              full_batches=devices > 1, workers=args.workers,
+                              max_queue_size=args.workers * 4)
     return batches, validation
 
 
@@ -440,6 +464,9 @@ def build_parser():
                             "this many epochs; >1 saves estimator time in est_* modes (default "
                             "1: new images every epoch, as the paper)")
     group.add_argument("--jit", action="store_true", help="XLA-compile the training step")
+    group.add_argument("--distribute", action="store_true",
+                       help="data-parallel training on every device (GPUs, TPUs) that Keras "
+                       "sees, each batch split evenly among them; JAX backend only")
     group.add_argument("--seed", type=int, default=0,
                        help="initial weights, batch order, augmentation and degradation draws; "
                        "the validation images and their degradation are the same for every seed")

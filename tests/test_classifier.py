@@ -3,8 +3,12 @@
 Every network here is tiny (--width 4) and trains one step on a synthetic dataset, so the whole
 file runs in well under two minutes on two cores."""
 import csv
+import importlib.util
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -403,3 +407,35 @@ def test_a_run_stuck_at_chance_loss_warns_once():
     for epoch, loss in enumerate([2.3, 2.29, 2.1, 1.9]):
         warning.on_epoch_end(epoch, {"loss": loss})
     assert not healthy
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed "
+                    "(requirements-jax.txt)")
+def test_distribute_splits_each_batch_across_two_devices(tmp_path):
+    """Data parallelism on two simulated CPU devices under JAX (its own process: the device
+    count is fixed when JAX starts): each batch of 8 goes 4 and 4, and the network it saves
+    has the shape of one trained on one device."""
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3), train=21)
+    environment = {**os.environ, "KERAS_BACKEND": "jax",
+                   "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    finished = subprocess.run(
+        [sys.executable, str(REPO / "classifier.py"), "--mode", "known_nl", "--dataset",
+         str(dataset), "--weights-dir", str(tmp_path), "--width", "2", "--epochs", "1",
+         "--batch-size", "8", "--workers", "1", "--distribute"],
+        env=environment, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "data-parallel over 2 devices (cpu:0, cpu:1): 4 images per device of each batch " \
+        "of 8" in finished.stdout
+    model = classifier.load_classifier("toy", "known_nl", tmp_path)
+    assert tuple(model.outputs[0].shape) == (None, len(CLASSES))
+    assert [tuple(i.shape) for i in model.inputs] == [(None, 16, 16, 3), (None, 1)]
+
+
+@pytest.mark.skipif(classifier.keras.backend.backend() == "jax",
+                    reason="the JAX backend distributes")
+def test_distribute_needs_jax(tmp_path, capsys):
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    status, _, err = run(capsys, "--mode", "org", "--dataset", dataset, "--weights-dir",
+                         tmp_path, *TINY, "--distribute")
+    assert status == 2 and "needs the JAX backend" in err
+    assert not list(tmp_path.glob("*.keras"))
