@@ -220,7 +220,7 @@ def predict_probabilities(model, images, params=None, degradation=None, batch_si
     if params is not None and len(params) != len(images):
         raise ValueError(f"{len(images)} images but {len(params)} parameters")
     inputs = model_inputs(images, params, degradation)
-    return model.predict(inputs, batch_size=batch_size, verbose=0)
+    return training.infer(model, inputs, batch_size)
 
 
 # ---------------------------------------------------------------------------------------------

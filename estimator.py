@@ -157,14 +157,13 @@ def estimate_maps(model, images):
     call from several threads (classifier.py's loading threads do)."""
     images = fit_channels(model, images).astype(np.float32)
     step = inference_batch(images)
-    # predict_on_batch, not predict: predict sets up a data pipeline and callbacks on every
-    # call, which for the 64 images of a training batch cost about as much as estimating them
+    # training.infer, not predict: predict sets up a data pipeline and callbacks on every call,
+    # which for the 64 images of a training batch cost about as much as estimating them
     # (RESULTS.md). Keras' JAX backend takes the model's variables out while it predicts, so a
     # second thread's call on the same model would find none: one call at a time.
     with PREDICT_LOCK:
-        maps = [model.predict_on_batch(images[start:start + step])
-                for start in range(0, len(images), step)]
-    return np.concatenate(maps)[..., 0] if maps else np.zeros(images.shape[:3], np.float32)
+        maps = training.infer(model, images, step)
+    return maps[..., 0] if len(maps) else np.zeros(images.shape[:3], np.float32)
 
 
 def estimate(model, images, degradation):
