@@ -242,15 +242,16 @@ def start_from(model, path):
 
 
 def training_images(args):
-    """Clean images from --train-dir, or the training images of --dataset."""
+    """Clean images by source: one list per --train-dir folder, or the training images of
+    --dataset as one list."""
     if args.train_dir:
-        return data.load_clean_images(args.train_dir, args.channels)
+        return [data.load_clean_images(folder, args.channels) for folder in args.train_dir]
     dataset = data.load_dataset(args.dataset)
     images = dataset.x_train
     if images.shape[-1] != args.channels:
         images = np.repeat(images, args.channels, -1) if args.channels == 3 else \
             images.mean(-1, keepdims=True).round().astype(np.uint8)
-    return list(images[: args.limit] if args.limit else images)
+    return [list(images[: args.limit] if args.limit else images)]
 
 
 def split_images(images, fraction, seed):
@@ -261,13 +262,31 @@ def split_images(images, fraction, seed):
     return train, [images[i] for i in order[:held]] or images
 
 
+def split_sources(sources, fraction, seed, names=None):
+    """split_images within each source (folder), so every folder has held-out images in
+    validation; the training and validation images of all folders together, and one line per
+    folder saying how many of each."""
+    train, validation = [], []
+    for index, images in enumerate(sources):
+        # The first folder splits as a single --train-dir always has, so a run of the shipped
+        # recipe holds out the same images as the runs that made the shipped estimators.
+        kept, held = split_images(images, fraction, seed if index == 0 else (seed, index))
+        train += kept
+        validation += held
+        if names:
+            print(f"{names[index]}: {len(kept)} training and {len(held)} validation images")
+    return train, validation
+
+
 def train(args):
     keras.utils.set_random_seed(args.seed)
-    images = training_images(args)
-    patch_size = data.patch_size_for(images, args.patch_size)
+    sources = training_images(args)
+    patch_size = data.patch_size_for([image for images in sources for image in images],
+                                     args.patch_size)
     if patch_size < args.patch_size:
         print(f"images are small: using {patch_size}x{patch_size} patches")
-    train_images, val_images = split_images(images, args.val_fraction, args.seed)
+    train_images, val_images = split_sources(sources, args.val_fraction, args.seed,
+                                             args.train_dir)
     print(f"{len(train_images)} training and {len(val_images)} validation images, "
           f"{patch_size}x{patch_size} patches, degradation {args.degradation}")
     batches = PatchBatches(train_images, args.degradation, patch_size, args.batch_size,
@@ -345,8 +364,11 @@ def build_parser():
                         help="estimate the parameter of these images instead of training")
     parser.add_argument("--map", help="with --predict: save the per-pixel map as a heat map")
     training_group = parser.add_argument_group("training")
-    training_group.add_argument("--train-dir", help="folder of clean images (PNG, BMP, TIFF) to "
-                                "cut patches from; default: the training images of --dataset")
+    training_group.add_argument("--train-dir", nargs="+", metavar="DIR",
+                                help="folders of clean images (PNG, BMP, TIFF) to cut patches "
+                                "from, one training set together; --val-fraction of each "
+                                "folder's images are held out whole; default: the training "
+                                "images of --dataset")
     training_group.add_argument("--dataset", default="cifar10", help="used without --train-dir")
     training_group.add_argument("--limit", type=int, help="use only the first N dataset images")
     training_group.add_argument("--channels", type=int, default=3, choices=(1, 3),

@@ -106,7 +106,8 @@ def run_stage(title, script, arguments, output=None, epochs=None, dry_run=False)
 
 def reproduce(args):
     budget = BUDGETS[args.budget]
-    train_dir = ["--train-dir", args.train_dir] if args.train_dir else ["--dataset", args.dataset]
+    train_dir = ["--train-dir", *args.train_dir] if args.train_dir else ["--dataset",
+                                                                         args.dataset]
     estimator_dir = args.estimator_dir or args.weights
     runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], estimator_dir,
                           estimator_channels(args.dataset, args.degradation))
@@ -173,9 +174,11 @@ def build_parser():
                         "width64-full: the same at the paper's width, with a warm-up; quick: the "
                         "JPEG pipeline from scratch in well under an hour on 2 cores; paper: "
                         "the paper's sizes, for a GPU (default: %(default)s)")
-    parser.add_argument("--train-dir", default=str(DEFAULT_TRAIN_DIR) if DEFAULT_TRAIN_DIR.is_dir()
-                        else None, help="clean images for the estimator (default: Urban100 in "
-                        "../shared/data if present, else the dataset's training images)")
+    parser.add_argument("--train-dir", nargs="+", metavar="DIR",
+                        default=[str(DEFAULT_TRAIN_DIR)] if DEFAULT_TRAIN_DIR.is_dir() else None,
+                        help="folders of clean images for the estimator, one training set "
+                        "(default: Urban100 in ../shared/data if present, else the dataset's "
+                        "training images)")
     parser.add_argument("--weights", default="weights",
                         help="the estimator's folder, and the classifiers' unless --seeds")
     parser.add_argument("--estimator-dir", help="train (or find) the estimator here instead of "

@@ -320,3 +320,35 @@ def test_a_run_from_init_from_resumes_from_its_own_backup(tmp_path, clean_folder
     assert second.returncode == 0, second.stderr
     assert "resuming" in second.stdout and "starting from" not in second.stdout
     assert len(log_rows(tmp_path / "run/estimator_noise.log.csv")) == 2
+
+
+def test_several_train_dirs_are_one_training_set_with_images_held_out_of_each(tmp_path, capsys):
+    """--train-dir A B: patches come from both folders, and whole images of each are held out
+    for validation (so each folder's content is in both splits)."""
+    rng = np.random.default_rng(0)
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for number, folder in enumerate(folders):
+        folder.mkdir()
+        for index in range(5):
+            Image.fromarray(rng.integers(0, 256, (24, 24, 3), np.uint8)).save(
+                folder / f"{number}_{index}.png")
+    sources = [data.load_clean_images(folder) for folder in folders]
+    train, validation = estimator.split_sources(sources, 0.2, 0, [str(f) for f in folders])
+    out = capsys.readouterr().out
+    assert f"{folders[0]}: 4 training and 1 validation images" in out
+    assert f"{folders[1]}: 4 training and 1 validation images" in out
+    assert len(train) == 8 and len(validation) == 2
+    held = {image.tobytes() for image in validation}
+    assert any(image.tobytes() in held for image in sources[0])
+    assert any(image.tobytes() in held for image in sources[1])
+    # One folder splits as it always did (the shipped estimators' held-out images).
+    single = estimator.split_sources(sources[:1], 0.2, 0)
+    assert [i.tobytes() for i in single[1]] == [
+        i.tobytes() for i in estimator.split_images(sources[0], 0.2, 0)[1]]
+    # End to end: the command line takes both folders.
+    assert estimator.main(["--degradation", "noise", "--train-dir", *map(str, folders),
+                           "--weights-dir", str(tmp_path / "w"), "--features", "4",
+                           "--patch-size", "16", "--batch-size", "4", "--epochs", "1",
+                           "--steps-per-epoch", "1", "--workers", "1", "--val-fraction",
+                           "0.2", "--val-patches", "8"]) == 0
+    assert (tmp_path / "w" / "estimator_noise.keras").is_file()

@@ -16,6 +16,7 @@ import classifier
 import data
 import estimator
 import evaluate
+import tables
 
 REPO_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TRAIN = ["--width", "2", "--epochs", "1", "--batch-size", "8", "--val-fraction", "0.25",
@@ -84,7 +85,7 @@ def test_cifar100_trains_evaluates_with_table_4_and_predicts_fine_labels(keras_h
     table = (tmp_path / "plots" / "cifar100_jpeg_intervals.md").read_text()
     assert "Table 4" in table
     for name in ("org", "jpg", "est_qf"):  # the paper's CIFAR-100 columns
-        assert all(f"{value:.3f}" in table for value in evaluate.PAPER_INTERVALS[
+        assert all(f"{value:.3f}" in table for value in tables.PAPER_INTERVALS[
             ("cifar100", "jpeg")][name])
     check_predict(capsys, weights, "cifar100", random_images(1, rng)[0], data.CIFAR100_CLASSES)
 
