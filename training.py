@@ -59,13 +59,15 @@ def backup_path(output):
 
 def restore_from_backup(output):
     """Bring back what a new checkout lacks: the log, where the backup's copy is longer, and
-    the best model, where it is missing. An old backup beside the model moves to backup_path."""
+    the best model, where it is missing. An old backup beside the model is copied to
+    backup_path."""
     output = Path(output)
     backup, log = run_paths(output)
     legacy = output.with_suffix(".backup")
     if legacy != backup and legacy.is_dir() and not backup.exists():
+        # Copied, not moved: the shipped estimators' backups are part of the repository.
         backup.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(legacy, backup)
+        shutil.copytree(legacy, backup)
     if not backup.is_dir():
         return
     copy = backup / LOG_COPY
