@@ -11,7 +11,8 @@ Modes (modes.py): org (clean images), jpg / noisy (degraded images, image only),
 est_nl (degraded images + the parameter estimated by the frozen weights/estimator_<deg>.keras),
 known_qf / known_nl (degraded images + the true parameter), and the placebo controls
 shuffled_qf / shuffled_nl (degraded images + a parameter drawn independently of the image).
-The training data (augmentation, degradation, batches) are in batches.py.
+The network is in network.py, the training data (augmentation, degradation, batches) in
+batches.py.
 
 The default network is the full-size one (features 64/128/256, dense 1024), meant for a GPU. On a
 CPU use a narrower one: `--recipe cpu` (recipes.py) sets the flags of the shipped networks.
@@ -37,6 +38,8 @@ import training  # noqa: E402
 from batches import (Augmentation, TrainingBatches, degraded_inputs,  # noqa: E402,F401
                      fed_parameters, held_out, model_inputs, parameter_range, split_validation)
 from modes import MODES, Mode, compared_modes, get_mode  # noqa: E402,F401
+from network import (DENSE_PER_WIDTH, FULL_WIDTH, JOINS, build_classifier,  # noqa: E402,F401
+                     has_parameter_input, model_image_shape, parameter_join)
 
 
 WEIGHTS_DIR = Path("weights")
@@ -44,19 +47,7 @@ TRAIN_DATASET = "cifar10"      # --dataset when training without one
 # --predict without --dataset uses the best networks that ship: trained on all 50,000 CIFAR-10
 # training images (stored as JPEG quality 75).
 PREDICT_DATASET = "cifar10-q75"
-FULL_WIDTH = 64         # features of the first block; the paper-size network
-BLOCKS = 3              # feature maps: width, 2 width, 4 width
-CONVS_PER_BLOCK = 2
-DENSE_LAYERS = 2
-DENSE_PER_WIDTH = 16    # dense units = 16 x width: 1024 at full width
 TOP_CLASSES = 5
-FILM_HIDDEN = 32        # units between the parameter and the FiLM gains and biases
-# Where the parameter joins the network, and the layer that tells a saved network's join.
-# dense: concatenated to the flattened image features before the dense layers (the paper's and
-# the authors' train1000 layout); input: a constant extra image channel; film: a per-feature gain
-# and bias of the first dense layer's features, set by the parameter.
-JOINS = ("dense", "input", "film")
-JOIN_LAYERS = {"dense": "features_and_parameter", "input": "parameter_plane", "film": "film"}
 
 # The flags that a resumed run must share with the run it continues (see training.py).
 RUN_SETTINGS = ("width", "dropout", "spatial_dropout", "batch_size", "learning_rate", "lr_decay",
@@ -75,102 +66,6 @@ def weights_path(dataset_name, mode, weights_dir=WEIGHTS_DIR):
 def class_names_path(dataset_name, weights_dir=WEIGHTS_DIR):
     """Class names, one a line, written beside the weights so --predict needs no dataset."""
     return Path(weights_dir) / f"classifier_{dataset_name}.classes.txt"
-
-
-# ---------------------------------------------------------------------------------------------
-# Network
-# ---------------------------------------------------------------------------------------------
-def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=False,
-                     dropout=0.5, spatial_dropout=0.2, parameter_join="dense"):
-    """VGG-like classifier. Inputs: "image" (H, W, C) pixels 0..255 and, `with_parameter`,
-    "parameter" (1,) in degrade.normalize units, joined as `parameter_join` says (JOINS).
-    Output: class probabilities.
-
-    `spatial_dropout` is the rate before the convolutions of the last block; it halves for each
-    earlier block (deep features overfit most, first-layer edges least)."""
-    if parameter_join not in JOINS:
-        raise ValueError(f"unknown parameter join {parameter_join!r}; choose from "
-                         f"{', '.join(JOINS)}")
-    image = keras.Input(tuple(image_shape), name="image")
-    inputs = [image]
-    # Centred inputs: with no batch normalization, raw [0, 255] pixels swamp the first layers.
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="centre")(image)
-    join = parameter_join if with_parameter else None
-    if join:
-        parameter = keras.Input((1,), name="parameter")
-        inputs.append(parameter)
-    if join == "input":
-        x = parameter_plane(x, parameter, image_shape)
-    for block in range(BLOCKS):
-        features = width * 2 ** block
-        rate = spatial_dropout / 2 ** (BLOCKS - 1 - block)
-        if block:
-            # Learned 2x2 stride-2 downsampling in place of max pooling, as in all-convolutional
-            # nets: the network chooses what to keep of the finer scale.
-            x = conv(features, 2, f"down{block}", strides=2)(x)
-        for index in range(1, CONVS_PER_BLOCK + 1):
-            # No dropout on the image itself: dropping a channel of the input would erase the
-            # colour, or for grayscale the whole picture.
-            if block or index > 1:
-                x = keras.layers.SpatialDropout2D(rate, name=f"drop{block + 1}_{index}")(x)
-            x = conv(features, 3, f"conv{block + 1}_{index}")(x)
-    x = keras.layers.Flatten(name="features")(x)
-    if join == "dense":
-        # The paper's join: the classifying layers learn how far to trust each image feature
-        # at this level of degradation.
-        x = keras.layers.Concatenate(name="features_and_parameter")([x, parameter])
-    for index in range(1, DENSE_LAYERS + 1):
-        units = DENSE_PER_WIDTH * width
-        x = keras.layers.Dense(units, activation="relu", kernel_initializer="he_normal",
-                               name=f"dense{index}")(x)
-        if join == "film" and index == 1:
-            x = film(x, parameter, units)
-        x = keras.layers.Dropout(dropout, name=f"dense{index}_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="classifier")
-
-
-def parameter_plane(x, parameter, image_shape):
-    """The parameter as one more image channel, the same at every pixel, as FFDNet feeds its
-    noise-level map: every convolution can condition its filters on it."""
-    height, width = image_shape[:2]
-    plane = keras.layers.Reshape((1, 1, 1), name="parameter_pixel")(parameter)
-    plane = keras.layers.UpSampling2D((height, width), name="parameter_plane")(plane)
-    return keras.layers.Concatenate(name="image_and_parameter")([x, plane])
-
-
-def film(x, parameter, units):
-    """Feature-wise linear modulation (Perez et al., 2018): the parameter sets a gain and a bias
-    for each of the `units` features. The gain starts at 1 and the bias at 0, so training starts
-    from the image-only network and learns how far the parameter should move each feature."""
-    hidden = keras.layers.Dense(FILM_HIDDEN, activation="relu", name="film_hidden")(parameter)
-    gain = keras.layers.Dense(units, kernel_initializer="zeros", bias_initializer="ones",
-                              name="film_gain")(hidden)
-    bias = keras.layers.Dense(units, kernel_initializer="zeros", name="film_bias")(hidden)
-    x = keras.layers.Multiply(name="film_scaled")([x, gain])
-    return keras.layers.Add(name="film")([x, bias])
-
-
-def parameter_join(model):
-    """How a saved network takes its parameter (a JOINS key), or None for an image-only one."""
-    names = {layer.name for layer in model.layers}
-    for join, layer in JOIN_LAYERS.items():
-        if layer in names:
-            return join
-    return None
-
-
-def conv(features, size, name, strides=1):
-    return keras.layers.Conv2D(features, size, strides=strides, padding="same", activation="relu",
-                               kernel_initializer="he_normal", name=name)
-
-
-def has_parameter_input(model):
-    return len(model.inputs) == 2
-
-
-def model_image_shape(model):
-    return tuple(model.inputs[0].shape[1:])
 
 
 # ---------------------------------------------------------------------------------------------
