@@ -258,7 +258,7 @@ def fit_to_network(image, shape):
 
 def predict_files(args):
     spec = get_mode(args.mode)
-    if spec.parameter == "true" and args.param is None:
+    if spec.told_truth and args.param is None:
         raise ValueError(f"mode {args.mode} takes the true parameter: give it with --param")
     name = data.dataset_name(args.dataset or PREDICT_DATASET)
     model = load_classifier(name, args.mode, args.weights_dir)
@@ -272,7 +272,7 @@ def predict_files(args):
     # resizing; resizing a large photo also smooths away much of its degradation, so the
     # photo's own estimate, at full resolution, is printed beside it.
     true_params = degrade.check_params(spec.degradation, args.param, len(images)) \
-        if spec.parameter == "true" else None
+        if spec.told_truth else None
     params = fed_parameters(spec, true_params, images, np.random.default_rng(args.seed),
                             estimator_model)
     probabilities = predict_probabilities(model, images, params, spec.degradation)

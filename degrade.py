@@ -33,15 +33,16 @@ class Degradation:
     unit: str    # the parameter's symbol in tables ("q intervals")
     label: str   # its name in a sentence or beside a number ("estimated QF 34.3")
     axis: str    # its name on a figure's axis
+    clean: float | None  # the value that leaves an image as it is; None: none does (JPEG)
 
 
 # The one place where the parameter ranges are defined.
 JPEG = Degradation("jpeg", 1, 100, True, "JPEG quality factor q", "q", "QF",
-                   "JPEG quality factor q")
+                   "JPEG quality factor q", None)
 NOISE = Degradation("noise", 0.0, 50.0, False, "Gaussian noise sigma in 8-bit levels", "sigma",
-                    "noise sigma", "noise sigma")
+                    "noise sigma", "noise sigma", 0.0)
 BLUR = Degradation("blur", 0.0, 4.0, False, "Gaussian blur sigma in pixels", "sigma",
-                   "blur sigma", "Gaussian blur sigma in pixels")
+                   "blur sigma", "Gaussian blur sigma in pixels", 0.0)
 DEGRADATIONS = {d.name: d for d in (JPEG, NOISE, BLUR)}
 # A mixture applies its stages in the order a camera pipeline would: optics, sensor, codec.
 MIXTURE_ORDER = ("blur", "noise", "jpeg")

@@ -27,23 +27,6 @@ import training  # noqa: E402
 DILATIONS = (1, 2, 3, 4, 3, 2, 1)
 FEATURES = 64
 WEIGHTS_DIR = Path("weights")
-# The runs that train the shipped estimators on a 2-core CPU, in order (see README for time and
-# results); each later run starts from the model of the one before (--init-from). JPEG: a
-# constant rate breaks the plateau, then cosine-decayed runs settle the estimates (the third, a
-# longer cycle from half the rate, narrowed every SD further), then slow runs with the image
-# loss take out most of the pull toward mid-range q (each further run a little more); noise
-# needs only the second kind; blur (not trained yet) follows JPEG.
-PATCHES_CPU = "--patch-size 32 --batch-size 16 --steps-per-epoch 100"
-_IMAGE_LOSS_CPU = "--lr-decay cosine --learning-rate 0.0001 --loss image"
-_JPEG_RUNS = (f"{PATCHES_CPU} --epochs 80",
-              f"{PATCHES_CPU} --epochs 100 --lr-decay cosine",
-              f"{PATCHES_CPU} --epochs 200 --lr-decay cosine --learning-rate 0.0005",
-              f"{PATCHES_CPU} --epochs 60 {_IMAGE_LOSS_CPU}",
-              f"{PATCHES_CPU} --epochs 150 {_IMAGE_LOSS_CPU}",
-              f"{PATCHES_CPU} --epochs 150 {_IMAGE_LOSS_CPU}")
-RECIPE_CPU = {"jpeg": _JPEG_RUNS,
-              "noise": (f"{PATCHES_CPU} --epochs 40 --lr-decay cosine",),
-              "blur": _JPEG_RUNS}
 # The flags that a resumed run must share with the run it continues (see training.py).
 RUN_SETTINGS = ("channels", "features", "init", "init_from", "loss", "patch_size", "batch_size",
                 "steps_per_epoch", "learning_rate", "lr_decay", "clipnorm", "val_fraction", "seed")

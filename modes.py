@@ -26,6 +26,12 @@ class Mode:
     def needs_estimator(self):
         return self.parameter == "estimated"
 
+    @property
+    def told_truth(self):
+        """Told the true parameter, which must then be known (given with --param, or the
+        value swept)."""
+        return self.parameter == "true"
+
 
 # The modes the paper compares, and the placebo controls: which images the network is trained
 # on, and what it is told.

@@ -1,11 +1,13 @@
-"""The classifier's training recipes, defined once as data.
+"""The training recipes of the classifier and of the estimator, defined once as data.
 
-A recipe is the set of classifier.py flags that one experiment shares across modes and seeds, so
-that a parameter-aware network and its image-only twin see the same training. classifier.py
-takes one as its defaults (`--recipe cpu`), and any flag given beside it wins; reproduce.py,
-the benchmark and the GPU recipe read the same objects. Nothing parses flags back out of text.
+A classifier recipe is the set of classifier.py flags that one experiment shares across modes
+and seeds, so that a parameter-aware network and its image-only twin see the same training.
+classifier.py takes one as its defaults (`--recipe cpu`), and any flag given beside it wins.
+An estimator recipe is a sequence of estimator.py runs, each starting from the model of the one
+before. reproduce.py, the benchmark and the GPU recipe read the same objects; nothing parses
+flags back out of text.
 """
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,50 @@ def get_recipe(name):
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
     return RECIPES[name]
+
+
+@dataclass(frozen=True)
+class EstimatorRun:
+    """One run of the estimator's training (estimator.py's flags of the same names); the
+    defaults are estimator.py's, the paper's (64x64 patches, plain Adamax, per-pixel MSE)."""
+    patch_size: int = 64
+    batch_size: int = 32
+    steps_per_epoch: int = 500
+    epochs: int = 100
+    learning_rate: float = 0.001
+    lr_decay: str = "none"
+    loss: str = "pixel"
+
+    def flags(self):
+        """The flags that differ from estimator.py's defaults."""
+        return [item for field in fields(self) if getattr(self, field.name) != field.default
+                for item in (f"--{field.name.replace('_', '-')}",
+                             flag_text(getattr(self, field.name)))]
+
+
+def flag_text(value):
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+# The runs that trained the shipped estimators on a 2-core CPU, on the first 50 Urban100 images
+# (README, RESULTS.md). JPEG: a constant rate breaks the plateau, then cosine-decayed runs settle
+# the estimates (the third, a longer cycle from half the rate, narrowed every SD further), then
+# slow runs with the image loss take out most of the pull toward mid-range q (each further run a
+# little more). Noise needs only the second kind; blur (not trained yet) follows JPEG.
+_PATCHES_CPU = EstimatorRun(patch_size=32, batch_size=16, steps_per_epoch=100)
+_IMAGE_LOSS_CPU = replace(_PATCHES_CPU, lr_decay="cosine", learning_rate=0.0001, loss="image")
+_JPEG_CPU = (replace(_PATCHES_CPU, epochs=80),
+             replace(_PATCHES_CPU, epochs=100, lr_decay="cosine"),
+             replace(_PATCHES_CPU, epochs=200, lr_decay="cosine", learning_rate=0.0005),
+             replace(_IMAGE_LOSS_CPU, epochs=60),
+             replace(_IMAGE_LOSS_CPU, epochs=150),
+             replace(_IMAGE_LOSS_CPU, epochs=150))
+ESTIMATOR_CPU = {"jpeg": _JPEG_CPU,
+                 "noise": (replace(_PATCHES_CPU, epochs=40, lr_decay="cosine"),),
+                 "blur": _JPEG_CPU}
+# The paper's: one run with estimator.py's defaults.
+ESTIMATOR_PAPER = {degradation: (EstimatorRun(),) for degradation in ESTIMATOR_CPU}
+# quick: one cosine-decayed run instead of the JPEG chain (the noise recipe is one run already).
+_QUICK_RUN = replace(_PATCHES_CPU, epochs=60, lr_decay="cosine")
+ESTIMATOR_QUICK = {"jpeg": (_QUICK_RUN,), "blur": (_QUICK_RUN,),
+                   "noise": ESTIMATOR_CPU["noise"]}

@@ -27,38 +27,28 @@ import training
 ROOT = Path(__file__).resolve().parent
 DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
 
-# What each budget trains: the estimator's runs (a sequence of flag lists, each run starting
-# from the model of the one before) and the classifier's recipe (recipes.py), for every network
+# What each budget trains: the estimator's recipe (a sequence of runs, each starting from the
+# model of the one before) and the classifier's recipe (both in recipes.py), for every network
 # the paper compares ("known": with the known_* ones). "paper": the scripts' own defaults, which
 # follow the paper (for a GPU). "cpu": the recipes of the shipped weights, for 2 cores.
 # "cpu-full": for all 50,000 CIFAR-10 training images. "width64", "width64-full": the same at
 # the paper's width. "quick": the whole JPEG pipeline from scratch in well under an hour on 2
 # cores (timed in the README): one cosine-decayed estimator run instead of the chain.
-QUICK_ESTIMATOR = f"{estimator.PATCHES_CPU} --epochs 60 --lr-decay cosine"
-CPU_ESTIMATORS = {degradation: [run.split() for run in runs]
-                  for degradation, runs in estimator.RECIPE_CPU.items()}
 BUDGETS = {
-    "paper": {"estimator": {degradation: [[]] for degradation in estimator.RECIPE_CPU},
-              "classifier": "paper", "known": True},
-    "cpu": {"estimator": CPU_ESTIMATORS, "classifier": "cpu", "known": True},
-    "cpu-full": {"estimator": CPU_ESTIMATORS, "classifier": "cpu-full", "known": True},
-    "width64": {"estimator": CPU_ESTIMATORS, "classifier": "width64", "known": True},
-    "width64-full": {"estimator": CPU_ESTIMATORS, "classifier": "width64-full",
+    "paper": {"estimator": recipes.ESTIMATOR_PAPER, "classifier": "paper", "known": True},
+    "cpu": {"estimator": recipes.ESTIMATOR_CPU, "classifier": "cpu", "known": True},
+    "cpu-full": {"estimator": recipes.ESTIMATOR_CPU, "classifier": "cpu-full", "known": True},
+    "width64": {"estimator": recipes.ESTIMATOR_CPU, "classifier": "width64", "known": True},
+    "width64-full": {"estimator": recipes.ESTIMATOR_CPU, "classifier": "width64-full",
                      "known": True},
-    "quick": {
-        # The cpu noise recipe is one 40-epoch run already.
-        "estimator": {"jpeg": [QUICK_ESTIMATOR.split()], "blur": [QUICK_ESTIMATOR.split()],
-                      "noise": CPU_ESTIMATORS["noise"]},
-        "classifier": "quick",
-        "known": False,
-    },
+    "quick": {"estimator": recipes.ESTIMATOR_QUICK, "classifier": "quick", "known": False},
 }
 DEGRADATIONS = ("jpeg", "noise")
 
 
 def budget_modes(budget, degradation):
     return [mode for mode in classifier.compared_modes(degradation)
-            if budget["known"] or classifier.MODES[mode].parameter != "true"]
+            if budget["known"] or not classifier.MODES[mode].told_truth]
 
 
 def seed_dirs(weights, seeds):
@@ -67,14 +57,15 @@ def seed_dirs(weights, seeds):
 
 
 def estimator_runs(degradation, runs, weights, channels=3):
-    """(flags, model path) of each estimator run: the last writes to `weights`, each earlier one
-    to `weights`/stage<N>, and every run after the first starts from the one before."""
+    """(flags, model path, epochs) of each estimator run (recipes.EstimatorRun): the last
+    writes to `weights`, each earlier one to `weights`/stage<N>, and every run after the first
+    starts from the one before."""
     paths = [estimator.weights_path(degradation, Path(weights) / f"stage{number}", channels)
              for number in range(1, len(runs))] + [
         estimator.weights_path(degradation, weights, channels)]
     extra = ["--channels", str(channels)] if channels != 3 else []
-    return [(flags + extra + (["--init-from", str(paths[number - 1])] if number else []), path)
-            for number, (flags, path) in enumerate(zip(runs, paths))]
+    return [(run.flags() + extra + (["--init-from", str(paths[number - 1])] if number else []),
+             path, run.epochs) for number, (run, path) in enumerate(zip(runs, paths))]
 
 
 def estimator_channels(dataset, degradation):
@@ -82,10 +73,6 @@ def estimator_channels(dataset, degradation):
     degradation (estimator.GRAY_AS_RGB), else 3."""
     gray = data.dataset_channels(dataset) == 1
     return 1 if gray and degradation not in estimator.GRAY_AS_RGB else 3
-
-
-def flag_value(flags, name, default):
-    return int(flags[flags.index(name) + 1]) if name in flags else default
 
 
 def run_stage(title, script, arguments, output=None, epochs=None, dry_run=False):
@@ -111,12 +98,10 @@ def reproduce(args):
     estimator_dir = args.estimator_dir or args.weights
     runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], estimator_dir,
                           estimator_channels(args.dataset, args.degradation))
-    for number, (flags, path) in enumerate(runs, start=1):
+    for number, (flags, path, epochs) in enumerate(runs, start=1):
         run_stage(f"estimator ({args.degradation}, run {number} of {len(runs)})", "estimator.py",
                   ["--degradation", args.degradation, *train_dir, "--weights-dir",
-                   str(path.parent), *flags], path,
-                  flag_value(flags, "--epochs", estimator.build_parser().get_default("epochs")),
-                  args.dry_run)
+                   str(path.parent), *flags], path, epochs, args.dry_run)
     name = data.dataset_name(args.dataset)
     modes = args.modes.split(",") if args.modes else budget_modes(budget, args.degradation)
     folders = seed_dirs(args.weights, args.seeds)

@@ -107,10 +107,11 @@ def clean_accuracy(images, labels, degradation, networks, estimates, batch_size,
     """Accuracy on the undegraded test images. est_* networks get `estimates`, the estimator's
     answer for each clean image; known_nl gets sigma = 0; known_qf is left out, since a clean
     image has no q."""
+    clean = degrade.get_degradation(degradation).clean
     networks = {name: model for name, model in networks.items()
-                if not (classifier.MODES[network_mode(name)].parameter == "true"
-                        and degradation == "jpeg")}
-    correct = classify(networks, images, labels, degradation, estimates, np.zeros(len(images)),
+                if not (classifier.MODES[network_mode(name)].told_truth and clean is None)}
+    correct = classify(networks, images, labels, degradation, estimates,
+                       np.full(len(images), clean if clean is not None else np.nan),
                        batch_size, fixed, placebo_parameters(degradation, len(images), seed))
     return {name: float(right.mean()) for name, right in correct.items()}
 

@@ -65,7 +65,7 @@ def test_dry_run_prints_the_training_commands_in_dependency_order(tmp_path, comm
 def test_estimator_runs_start_from_the_run_before(tmp_path, commands):
     assert run(tmp_path, "--degradation", "jpeg") == 0
     runs = [c for c in commands if c[0] == "estimator.py"]
-    assert len(runs) == len(estimator.RECIPE_CPU["jpeg"]) > 1
+    assert len(runs) == len(recipes.ESTIMATOR_CPU["jpeg"]) > 1
     folders = [tmp_path / "w" / f"stage{n}" for n in range(1, len(runs))] + [tmp_path / "w"]
     for number, (command, folder) in enumerate(zip(runs, folders)):
         assert command[command.index("--weights-dir") + 1] == str(folder)
@@ -79,14 +79,15 @@ def test_estimator_runs_start_from_the_run_before(tmp_path, commands):
 
 @pytest.mark.parametrize("degradation", ["jpeg", "noise"])
 def test_the_shipped_estimators_come_from_the_cpu_recipe(degradation, monkeypatch):
-    """What the README says: every run of estimator.RECIPE_CPU is in weights/, trained for its
+    """What the README says: every run of recipes.ESTIMATOR_CPU is in weights/, trained for its
     epochs, and (where its backup is kept) with the recipe's settings."""
     monkeypatch.chdir(REPO)
     runs = reproduce.estimator_runs(degradation, reproduce.BUDGETS["cpu"]["estimator"][
         degradation], "weights")
     parser = estimator.build_parser()
-    for flags, path in runs:
+    for flags, path, epochs in runs:
         args = parser.parse_args(["--degradation", degradation, *flags])
+        assert args.epochs == epochs
         assert training.is_trained(path, args.epochs), path
         settings = path.with_suffix(".backup") / "settings.json"  # committed beside it
         if settings.exists():
@@ -98,9 +99,9 @@ def test_the_shipped_estimators_come_from_the_cpu_recipe(degradation, monkeypatc
 
 
 def test_skips_trained_stages(tmp_path, commands):
-    for flags, path in reproduce.estimator_runs(
+    for _, path, epochs in reproduce.estimator_runs(
             "jpeg", reproduce.BUDGETS["cpu"]["estimator"]["jpeg"], str(tmp_path / "w")):
-        fake_trained(path, reproduce.flag_value(flags, "--epochs", None))
+        fake_trained(path, epochs)
     fake_trained(classifier.weights_path("set", "jpg", tmp_path / "w"), 99)  # too few epochs
     assert run(tmp_path, "--degradation", "jpeg") == 0
     assert [c[0] for c in commands] == ["classifier.py"] * 4 + ["evaluate.py"]
@@ -132,7 +133,7 @@ def test_quick_budget_is_one_estimator_run_and_shorter_classifiers(tmp_path, com
     assert recipes.QUICK.epochs < recipes.CPU.epochs and recipes.QUICK.width == recipes.CPU.width
     # Every budget names a recipe for every degradation the estimator knows.
     for budget in reproduce.BUDGETS.values():
-        assert set(budget["estimator"]) == set(estimator.RECIPE_CPU)
+        assert set(budget["estimator"]) == set(recipes.ESTIMATOR_CPU)
 
 
 def test_full_budget_trains_the_cpu_network_for_fewer_epochs_and_every_network(tmp_path,

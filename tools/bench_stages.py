@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import classifier  # noqa: E402
 import degrade  # noqa: E402
 import estimator  # noqa: E402
+import recipes  # noqa: E402
 import evaluate  # noqa: E402
 import sweeps  # noqa: E402
 import tables  # noqa: E402
@@ -37,7 +38,7 @@ ESTIMATOR_IMAGES = 1000  # clean images the estimator's patches are cut from
 # The shipped recipes, parsed by the scripts' own parsers so the benchmark follows them.
 CLASSIFIER_CPU = classifier.parse_args(["--recipe", "cpu"])[1]
 CLASSIFIER_PAPER = classifier.build_parser().parse_args([])  # width 64, batch 128
-ESTIMATOR_CPU = estimator.build_parser().parse_args(estimator.RECIPE_CPU["jpeg"][-1].split())
+ESTIMATOR_CPU = estimator.build_parser().parse_args(recipes.ESTIMATOR_CPU["jpeg"][-1].flags())
 ESTIMATOR_PAPER = estimator.build_parser().parse_args([])  # 64x64 patches, batch 32
 SWEEP_BATCH = evaluate.build_parser().parse_args([]).batch_size
 
