@@ -145,7 +145,7 @@ class SweepRecord:
 
     A seed's networks (5 MB each) are not committed, but its record (tens of KB) is: a later
     seed study reuses a result while the conditions match and the weights file is absent or
-    unchanged, so seeds trained in different sessions add up, and a study that gains a seed
+    unchanged, so seeds trained at different times add up, and a study that gains a seed
     classifies only the new seed's networks."""
 
     def __init__(self, folder, dataset_name, degradation, condition):

@@ -238,7 +238,7 @@ def test_predict_prints_estimates_and_map(tmp_path):
 @pytest.mark.skipif(not (REPO / "weights" / "estimator_jpeg.keras").is_file(),
                     reason="the shipped JPEG estimator is not in weights/")
 def test_shipped_jpeg_estimator_reads_quality_30_from_a_png(tmp_path):
-    """The issue's check: a CIFAR test image saved as JPEG at quality 30, then as PNG (so the
+    """A CIFAR test image saved as JPEG at quality 30, then as PNG (so the
     file says nothing), is estimated within 10 of 30."""
     with np.load(CIFAR_SUBSET) as archive:
         images = archive["x_test"][:4]

@@ -2,7 +2,7 @@
 
 Every stage of the reproduction is timed on untrained networks built in memory (no weights
 needed), on the CIFAR-10 subset when it is there (else random 32x32 images), and printed as one
-Markdown table, then the issue's targets with the measured ratio of each:
+Markdown table, then the project's speed targets with the measured ratio of each:
 
     python tools/bench.py --quick                 # tiny step counts: a minute or two on 2 cores
     python tools/bench.py                         # the full run: minutes
@@ -158,7 +158,7 @@ def table(results):
 
 
 def targets(results):
-    """(target, measured, goal, met) of each of the issue's targets; None where a stage it
+    """(target, measured, goal, met) of each of the speed targets; None where a stage it
     needs was not run or failed."""
     def rate(name, what="images_per_s"):
         result = results.get(name)
@@ -213,7 +213,7 @@ def report(results, args, context_source, wall):
         "the forward pass. % of peak is against the matmul row. Pipelines run at the CPU "
         f"width ({CLASSIFIER_CPU.width}); peak MiB is each stage's peak resident memory.",
         ""]
-    return "\n".join(header + table(results) + ["", "Targets (issue 6):", ""] +
+    return "\n".join(header + table(results) + ["", "Targets:", ""] +
                      targets(results)) + "\n"
 
 

@@ -42,7 +42,7 @@ ESTIMATOR_CPU = estimator.build_parser().parse_args(recipes.ESTIMATOR_CPU["jpeg"
 ESTIMATOR_PAPER = estimator.build_parser().parse_args([])  # 64x64 patches, batch 32
 SWEEP_BATCH = evaluate.build_parser().parse_args([]).batch_size
 
-# The targets.
+# The speed targets (fractions of the matmul peak, overheads).
 PEAK_FRACTION_PAPER = 0.85
 PEAK_FRACTION_CPU = 0.60
 PIPELINE_OVERHEAD = 0.10
