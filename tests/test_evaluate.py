@@ -392,12 +392,16 @@ def test_sweep_records_stand_in_for_weights_that_are_not_here(tiny_setup, monkey
     monkeypatch.setattr(sweeps, "clean_accuracy", lambda *args, **kwargs: {})
     assert evaluate.main(command) == 0
     assert classified == [] and (tiny_setup / "plots/tiny_jpeg_seeds.csv").read_text() == table
-    # A retrained network is classified again; another --params keeps its own record.
+    # A retrained network (another weights file) is classified again, and it alone; another
+    # --params keeps its own record.
     classifier.build_classifier((16, 16, 3), 3, width=2).save(
         classifier.weights_path("tiny", "jpg", first))
     monkeypatch.undo()
+    sweep, swept = sweeps.sweep, []
+    monkeypatch.setattr(sweeps, "sweep", lambda *args, **kwargs: swept.append(list(args[4]))
+                        or sweep(*args, **kwargs))
     assert evaluate.main(command) == 0
-    assert (tiny_setup / "plots/tiny_jpeg_seeds.csv").read_text() != table
+    assert swept == [[(0, "jpg")]]
     assert evaluate.main(command[:5] + ["10,50,90"] + command[6:]) == 0
     assert len(list(first.glob("sweep_tiny_jpeg_*.npz"))) == 2
 
