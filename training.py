@@ -72,13 +72,17 @@ def restore_from_backup(output):
         return
     copy = backup / LOG_COPY
     if copy.is_file() and len(read_log(copy)) > len(read_log(log)):
-        with data.atomic_output(log) as temporary:
-            shutil.copyfile(copy, temporary)
+        copy_atomically(copy, log)
         print(f"restored {log} from its backup ({len(read_log(log))} epoch(s))")
     if not output.exists() and (backup / MODEL_COPY).is_file():
-        with data.atomic_output(output) as temporary:
-            shutil.copyfile(backup / MODEL_COPY, temporary)
+        copy_atomically(backup / MODEL_COPY, output)
         print(f"restored {output} from its backup")
+
+
+def copy_atomically(source, target):
+    """Copy a file to a temporary name beside `target` and rename it into place."""
+    with data.atomic_output(target) as temporary:
+        shutil.copyfile(source, temporary)
 
 
 def load_model(path):
@@ -143,8 +147,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             save_model(self.model, self.path)
             backup = run_paths(self.path)[0]
             if backup.is_dir():
-                with data.atomic_output(backup / MODEL_COPY) as temporary:
-                    shutil.copyfile(self.path, temporary)
+                copy_atomically(self.path, backup / MODEL_COPY)
 
 
 class LogCopy(keras.callbacks.Callback):
@@ -155,8 +158,7 @@ class LogCopy(keras.callbacks.Callback):
         self.log, self.backup = Path(log), Path(backup)
 
     def on_epoch_end(self, epoch, logs=None):
-        with data.atomic_output(self.backup / LOG_COPY) as temporary:
-            shutil.copyfile(self.log, temporary)
+        copy_atomically(self.log, self.backup / LOG_COPY)
 
 
 class DeadRunWarning(keras.callbacks.Callback):
