@@ -28,8 +28,7 @@ class Recipe:
 
     def flags(self):
         """The recipe as command-line flags, e.g. for a command printed to run by hand."""
-        return [item for key, value in asdict(self).items()
-                for item in (f"--{key.replace('_', '-')}", f"{value:g}")]
+        return as_flags(asdict(self))
 
 
 # paper: the scripts' defaults, the paper's full-size network (for a GPU).
@@ -55,12 +54,6 @@ RECIPES = {"paper": PAPER, "cpu": CPU, "cpu-full": CPU_FULL, "quick": QUICK,
            "width64": WIDTH64, "width64-full": WIDTH64_FULL}
 
 
-def get_recipe(name):
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
-    return RECIPES[name]
-
-
 @dataclass(frozen=True)
 class EstimatorRun:
     """One run of the estimator's training (estimator.py's flags of the same names); the
@@ -75,13 +68,16 @@ class EstimatorRun:
 
     def flags(self):
         """The flags that differ from estimator.py's defaults."""
-        return [item for field in fields(self) if getattr(self, field.name) != field.default
-                for item in (f"--{field.name.replace('_', '-')}",
-                             flag_text(getattr(self, field.name)))]
+        return as_flags({field.name: getattr(self, field.name) for field in fields(self)
+                         if getattr(self, field.name) != field.default})
 
 
-def flag_text(value):
-    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+def as_flags(values):
+    """{"batch_size": 64, "lr_decay": "cosine"} -> ["--batch-size", "64", "--lr-decay",
+    "cosine"]: argparse destinations and values as command-line flags."""
+    return [item for key, value in values.items()
+            for item in (f"--{key.replace('_', '-')}",
+                         f"{value:g}" if isinstance(value, (int, float)) else str(value))]
 
 
 # The runs that trained the shipped estimators on a 2-core CPU, on the first 50 Urban100 images
