@@ -120,13 +120,19 @@ def gain_interval(aware, twin, paired):
     return gain, gain - half, gain + half
 
 
-def gain_interval_main_effects(aware, twin):
-    """The interval used before the two-way model, for the paired case: var(per-seed gains)/S +
-    var(per-image gains)/I with t on S - 1 degrees of freedom. It counts the interaction twice;
-    kept to compare the two (tools/interval_coverage.py)."""
-    table = np.asarray(aware, np.float64) - np.asarray(twin, np.float64)
+def main_effects_variance(table):
+    """The variance of a seeds x images table's mean as estimated before the two-way model:
+    var(per-seed means)/S + var(per-image means)/I, which counts the interaction twice."""
+    table = np.asarray(table, np.float64)
     per_seed, per_image = table.mean(axis=1), table.mean(axis=0)
-    variance = per_seed.var(ddof=1) / len(per_seed) + per_image.var(ddof=1) / len(per_image)
-    half = t_quantile(len(per_seed) - 1) * np.sqrt(variance)
+    return per_seed.var(ddof=1) / len(per_seed) + per_image.var(ddof=1) / len(per_image)
+
+
+def gain_interval_main_effects(aware, twin):
+    """The interval used before the two-way model, for the paired case: main_effects_variance
+    of the gains with t on S - 1 degrees of freedom; kept to compare the two
+    (tools/interval_coverage.py)."""
+    table = np.asarray(aware, np.float64) - np.asarray(twin, np.float64)
+    half = t_quantile(len(table) - 1) * np.sqrt(main_effects_variance(table))
     gain = float(table.mean())
     return gain, gain - half, gain + half

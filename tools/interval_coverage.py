@@ -109,10 +109,11 @@ def main(argv=None):
         zero = np.zeros_like(table)
         new = accuracy_stats.gain_interval(table, zero, True)
         old = accuracy_stats.gain_interval_main_effects(table, zero)
-        per_seed = table.mean(axis=1).var(ddof=1)
-        old_variance = per_seed / len(table) + table.mean(axis=0).var(ddof=1) / table.shape[1]
+        old_variance = accuracy_stats.main_effects_variance(table)
         fitted = simulate(components, *table.shape, args.simulations, rng)
-        large = simulate({**components, "seed": per_seed}, *table.shape, args.simulations, rng)
+        # The largest seed component the data allow: the per-seed gains' whole variance.
+        large = simulate({**components, "seed": table.mean(axis=1).var(ddof=1)}, *table.shape,
+                         args.simulations, rng)
         line = (f"| {mode} | {interval} | {len(table)} | {new[0]:+.3f} | "
                 f"{np.sqrt(components['seed']):.4f} | {np.sqrt(components['image']):.4f} | "
                 f"{np.sqrt(components['interaction']):.4f} | {old_variance / two_way:.2f} | "
