@@ -289,9 +289,7 @@ def describe(path, probabilities, names, spec, param, photo_shape, shape, own=No
     header = f"{path}"
     if param is not None:
         label = degrade.get_degradation(spec.degradation).label
-        told = {"estimated": "estimated", "true": "true", "shuffled": "random (placebo)"}[
-            spec.parameter]
-        header += f": {told} {label} {param:.1f}"
+        header += f": {spec.told} {label} {param:.1f}"
         if photo_shape[:2] != shape[:2]:
             header += f" for the {size_text(shape)} input the classifier sees"
         if own is not None:

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 # What a parameter-aware network's second input gets: the estimator's answer, the true value,
 # or a placebo drawn from the true value's distribution, independent of the image (a control
-# that has a second input with the right distribution and no information).
-PARAMETER_SOURCES = ("none", "estimated", "true", "shuffled")
+# that has a second input with the right distribution and no information); and how a printed
+# answer names it ("estimated QF 34.3").
+PARAMETER_SOURCES = {"none": None, "estimated": "estimated", "true": "true",
+                     "shuffled": "random (placebo)"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class Mode:
     @property
     def needs_estimator(self):
         return self.parameter == "estimated"
+
+    @property
+    def told(self):
+        """How a printed answer names the parameter this mode was given."""
+        return PARAMETER_SOURCES[self.parameter]
 
     @property
     def told_truth(self):
