@@ -18,13 +18,16 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# The tests run in parallel, one process per core (at most 4: each holds a backend).
+PYTEST := $(PY) -m pytest -q -n auto --maxprocesses 4
+
 test: setup
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 # The same suite under the JAX backend (CI runs it after `make test`).
 test-jax: setup
 	$(PY) -m pip install --quiet -r requirements-jax.txt
-	KERAS_BACKEND=jax $(PY) -m pytest -q
+	KERAS_BACKEND=jax $(PYTEST)
 
 reproduce: setup
 	$(PY) reproduce.py --dataset $(DATASET) --degradation $(DEGRADATION) --budget $(BUDGET)

@@ -1,5 +1,7 @@
 """estimator.py: the architecture, training data, target scaling, resumption and --predict."""
+import contextlib
 import csv
+import io
 import json
 import re
 import signal
@@ -146,9 +148,14 @@ def script_lines(stderr):
     return [line for line in stderr.strip().splitlines() if not BACKEND_LOG.match(line)]
 
 
-def run(*args, cwd, **kwargs):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, **kwargs)
+def run(*args, cwd):
+    """estimator.py's command line, run in this process from `cwd` (an interpreter and a
+    backend start saved per call); the answer reads like subprocess.run's."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = estimator.main([str(arg) for arg in args])
+    return subprocess.CompletedProcess(["estimator.py", *args], status, out.getvalue(),
+                                       err.getvalue())
 
 
 @pytest.fixture

@@ -85,14 +85,17 @@ def test_paper_key():
 # ---------------------------------------------------------------------------------------------
 # A sweep over tiny networks
 # ---------------------------------------------------------------------------------------------
-@pytest.fixture
-def tiny_setup(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_networks(tmp_path_factory):
+    """A tiny dataset, an untrained network of every mode and both estimators: built once for
+    the module, since building and saving them costs more than most tests here."""
+    folder = tmp_path_factory.mktemp("tiny")
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "tiny.npz", x_train=rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8),
+    np.savez(folder / "tiny.npz", x_train=rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8),
              y_train=np.array([0, 1, 2, 0]),
              x_test=rng.integers(0, 256, (12, 16, 16, 3), dtype=np.uint8),
              y_test=np.arange(12) % 3)
-    weights = tmp_path / "weights"
+    weights = folder / "weights"
     weights.mkdir()
     for mode, spec in classifier.MODES.items():
         model = classifier.build_classifier((16, 16, 3), 3, width=2,
@@ -100,6 +103,13 @@ def tiny_setup(tmp_path):
         model.save(classifier.weights_path("tiny", mode, weights))
     for degradation in ("jpeg", "noise"):
         estimator.build_estimator(3, features=4).save(estimator.weights_path(degradation, weights))
+    return folder
+
+
+@pytest.fixture
+def tiny_setup(tiny_networks, tmp_path):
+    """Each test's own copy of tiny_networks: tests add sweep records, plots and networks."""
+    shutil.copytree(tiny_networks, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 
