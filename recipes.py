@@ -96,6 +96,16 @@ _JPEG_CPU = (replace(_PATCHES_CPU, epochs=80),
 ESTIMATOR_CPU = {"jpeg": _JPEG_CPU,
                  "noise": (replace(_PATCHES_CPU, epochs=40, lr_decay="cosine"),),
                  "blur": _JPEG_CPU}
+# The JPEG estimator on the paper's three training sets (THREE_SETS: 241 images, the folders of
+# ../shared/data) with the paper's 64x64 patches, from scratch in two runs: the per-pixel loss
+# learns the features, then the image loss takes out the pull toward mid-range q that the
+# per-pixel loss leaves (RESULTS.md). 25,000 steps of 16 patches, four times the pixels of a
+# step of _PATCHES_CPU: about 4 hours on 2 cores.
+THREE_SETS = ("urban100", "yang91", "general100")
+_PATCHES_64 = EstimatorRun(patch_size=64, batch_size=16, steps_per_epoch=100)
+ESTIMATOR_JPEG_THREE_SETS = (
+    replace(_PATCHES_64, epochs=150, lr_decay="cosine"),
+    replace(_PATCHES_64, epochs=100, lr_decay="cosine", learning_rate=0.0001, loss="image"))
 # The paper's: one run with estimator.py's defaults.
 ESTIMATOR_PAPER = {degradation: (EstimatorRun(),) for degradation in ESTIMATOR_CPU}
 # quick: one cosine-decayed run instead of the JPEG chain (the noise recipe is one run already).

@@ -9,6 +9,7 @@ import keras
 
 import bench
 import bench_stages
+import bench_timing
 import estimator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,14 +24,14 @@ def test_forward_flops_by_hand():
     model = keras.Model(image, outputs)
     expected = (2 * 8 * 6 * 3 * 3 * 2 * 4 + 8 * 6 * 4) + 2 * 4 * 3 * 2 * 2 * 4 * 5 + \
         (2 * 4 * 3 * 5 * 7 + 7)
-    assert bench_stages.forward_flops(model) == expected
+    assert bench_timing.forward_flops(model) == expected
 
 
 def test_fully_convolutional_flops_scale_with_the_image():
     model = estimator.build_estimator(3, features=4)
-    small = bench_stages.forward_flops(model, (16, 16))
+    small = bench_timing.forward_flops(model, (16, 16))
     assert small > 0
-    assert bench_stages.forward_flops(model, (32, 32)) == 4 * small
+    assert bench_timing.forward_flops(model, (32, 32)) == 4 * small
 
 
 def test_smoke_run_prints_every_row_and_target(tmp_path, capsys):
