@@ -29,7 +29,9 @@ The work is split by job: the sweep and its records in sweeps.py, the tables in 
 figures in figures.py, the statistics in accuracy_stats.py; this file is the command line.
 
 --compare puts such tables of several settings (data size, width, join) side by side, with no
-sweep, in <dataset>_<degradation>_settings.csv and .md.
+sweep, in <dataset>_<degradation>_settings.csv and .md. --gate (beyond the paper, gate.py) mixes
+the clean-trained and the degraded-trained network by the estimated level, in
+<dataset>_<degradation>_gate.csv and .md.
 
     python evaluate.py --dataset cifar10 --degradation jpeg
     python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise
@@ -52,6 +54,7 @@ import data  # noqa: E402
 import degrade  # noqa: E402
 import estimator  # noqa: E402
 from figures import accuracy_figure, estimator_figure, gain_figure  # noqa: E402
+from gate import evaluate_gate  # noqa: E402
 from sweeps import sweep_folders  # noqa: E402
 from tables import (  # noqa: E402
     NETWORKS, accuracy_table, estimator_markdown, interval_markdown, interval_table, network_groups,
@@ -115,6 +118,8 @@ def evaluate(args):
     for folder in args.weights:
         check_classes(trained_on, folder, dataset)
     folders = [Path(folder) for folder in args.weights]
+    if args.gate:
+        return evaluate_gate(args, folders, trained_on, name, images, labels, values)
     if len(folders) > 1:
         return evaluate_seeds(args, folders, trained_on, name, images, labels, values)
     modes = () if args.estimator_only else NETWORKS[args.degradation]
@@ -234,6 +239,14 @@ def build_parser():
                         "size, width, join): each TABLE an _intervals.csv or _seeds.csv, FIXED "
                         "the same networks' --fixed-parameter table; writes "
                         "<dataset>_<degradation>_settings.csv and .md")
+    parser.add_argument("--gate", action="store_true",
+                        help="beyond the paper: mix the clean-trained and the degraded-trained "
+                        "network (org and noisy, or org and jpg) of each --weights folder with "
+                        "a weight that follows the estimated level, fitted on their validation "
+                        "images (gate.py); writes <dataset>_<degradation>_gate.csv and .md")
+    parser.add_argument("--gate-validation", metavar="DATASET",
+                        help="with --gate and --trained-on: the networks' training dataset, "
+                        "whose held-out images fit the gate (default: --dataset)")
     parser.add_argument("--fixed-parameter", type=float, metavar="VALUE",
                         help="ablation: give every parameter-aware network this value instead "
                         "of its estimate or the truth, to see whether it uses its parameter "

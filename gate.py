@@ -1,0 +1,259 @@
+"""Beyond the paper: the estimated level as a gate between two networks.
+
+The network trained on clean images (org) leads on clean and lightly degraded images and
+collapses under strong degradation, where the one trained on degraded images (noisy, jpg) holds.
+The estimator knows the level, so it can say which network to trust: for each test image,
+
+    p = g(level) p_org + (1 - g(level)) p_degraded,   g(level) = 1 / (1 + exp(-(level - m) / s)),
+
+with the level estimated from the image. g is a logistic curve in the level, fitted on the
+networks' own validation images (held out of their training, never the test set): two numbers,
+which 500 validation images pin down, and a monotone weight, as the two networks' accuracy curves
+cross once. It is fitted by the likelihood of the true class under the mixture (a grid over m
+and s), which, unlike the accuracy, changes smoothly with the weight.
+
+The gate is compared, per interval and over the seeds given (one weights folder each), with each
+network alone, with the plain average of the two (the same cost, no gate) and with the average
+of two seeds of the degraded network (an ensemble that knows no level), each gain with its
+interval over seeds and test images (accuracy_stats.gain_interval). evaluate.py --gate runs it.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from accuracy_stats import gain_interval, paired_bootstrap
+import batches
+import classifier
+import data
+import degrade
+import estimator
+from sweeps import EstimateCache, SweepRecord, degraded_test_set
+from tables import INTERVALS, gain_text, write_csv, write_text
+import training
+
+# The two networks of each degradation: (clean-trained, degraded-trained).
+PAIRS = {"jpeg": ("org", "jpg"), "noise": ("org", "noisy")}
+# The levels, evenly over the range, at which every validation image is degraded for the fit.
+VALIDATION_LEVELS = 11
+# Validation images used for the fit at most (the first of the held-out split).
+MAX_VALIDATION_IMAGES = 1000
+# The fit's grid: midpoints over the range, and scales from 1/200 of the range to the range.
+MIDPOINTS = 101
+SCALES = 25
+# The rows of the comparison, in the order of the tables.
+METHODS = ("org", "degraded", "average", "degraded pair", "gate")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The weight of the clean-trained network at a level: 1 / (1 + exp(-(level - m) / s)).
+    `scale` is signed: negative where the weight falls as the level rises (noise sigma),
+    positive where it rises (JPEG quality)."""
+    midpoint: float
+    scale: float
+
+    def weight(self, levels):
+        z = np.clip((np.asarray(levels, np.float64) - self.midpoint) / self.scale, -60, 60)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def mix(self, levels, p_clean, p_degraded):
+        weight = self.weight(levels)[:, None]
+        return weight * p_clean + (1 - weight) * p_degraded
+
+
+def true_class_probabilities(p_clean, p_degraded, labels):
+    rows = np.arange(len(labels))
+    return p_clean[rows, labels], p_degraded[rows, labels]
+
+
+def fit_gate(levels, p_clean, p_degraded, labels, degradation):
+    """The Gate that maximizes the mean log-probability of the true class under the mixture,
+    over a grid of midpoints and signed scales across the degradation's range."""
+    spec = degrade.get_degradation(degradation)
+    span = spec.high - spec.low
+    clean, degraded = true_class_probabilities(p_clean, p_degraded, np.asarray(labels))
+    levels = np.asarray(levels, np.float64)
+    best, best_score = None, -np.inf
+    magnitudes = np.geomspace(span / 200, span, SCALES)
+    for midpoint in np.linspace(spec.low, spec.high, MIDPOINTS):
+        for scale in np.concatenate([-magnitudes, magnitudes]):
+            weight = Gate(midpoint, scale).weight(levels)
+            score = np.log(weight * clean + (1 - weight) * degraded + 1e-12).mean()
+            if score > best_score:
+                best, best_score = Gate(float(midpoint), float(scale)), score
+    return best
+
+
+def validation_images(dataset, fraction=0.1, limit=MAX_VALIDATION_IMAGES):
+    """The training images that classifier.py holds out to choose the epoch (the same for
+    every mode and seed): never trained on, and not the test images."""
+    _, (images, labels) = batches.split_validation(dataset.x_train, dataset.y_train, fraction,
+                                                   classifier.VALIDATION_SEED)
+    return images[:limit], labels[:limit]
+
+
+def validation_levels(degradation):
+    spec = degrade.get_degradation(degradation)
+    levels = np.linspace(spec.low, spec.high, VALIDATION_LEVELS)
+    return np.round(levels) if spec.integer else levels
+
+
+def degraded_validation(images, labels, degradation, estimator_model, seed):
+    """Every validation image at every level of validation_levels: (images, estimated levels,
+    labels), stacked level after level."""
+    degraded = [degraded_test_set(images, degradation, level, seed)
+                for level in validation_levels(degradation)]
+    stacked = np.concatenate(degraded)
+    return (stacked, estimator.estimate(estimator_model, stacked, degradation),
+            np.tile(labels, len(degraded)))
+
+
+def fit_gates(pairs, validation, degradation, batch_size):
+    """One Gate per seed: each pair of networks (clean, degraded) fitted on the validation set."""
+    images, levels, labels = validation
+    return [fit_gate(levels, classifier.predict_probabilities(clean, images,
+                                                              batch_size=batch_size),
+                     classifier.predict_probabilities(degraded, images, batch_size=batch_size),
+                     labels, degradation) for clean, degraded in pairs]
+
+
+def sweep_estimates(images, labels, values, degradation, estimator_model, estimator_file, seed):
+    """The estimator's answer for every test image at every value: from the sweeps' cache
+    (EstimateCache) where an evaluation of the same images kept them, else estimated now and
+    kept there."""
+    cache = EstimateCache(SweepRecord.condition(images, labels, values, seed, None,
+                                                estimator_file))
+    kept = cache.load(len(images))
+    if kept is not None and not np.isnan(kept[0]).any():
+        return kept[0]
+    estimates = np.stack([estimator.estimate(estimator_model,
+                                             degraded_test_set(images, degradation, v, seed),
+                                             degradation) for v in values])
+    cache.save(estimates, None if kept is None else kept[1])
+    return estimates
+
+
+def sweep_gate(pairs, gates, images, labels, values, estimates, degradation, seed, batch_size):
+    """correct[method]: (seeds, values, images) booleans of each method of METHODS. The
+    degraded pair of seed k averages the degraded networks of seeds k and k + 1 (one seed: none)."""
+    seeds = len(pairs)
+    correct = {method: np.zeros((seeds, len(values), len(images)), bool) for method in METHODS}
+    for index, value in enumerate(values):
+        degraded_images = degraded_test_set(images, degradation, value, seed)
+        probabilities = [(classifier.predict_probabilities(clean, degraded_images,
+                                                           batch_size=batch_size),
+                          classifier.predict_probabilities(degraded, degraded_images,
+                                                           batch_size=batch_size))
+                         for clean, degraded in pairs]
+        for k, ((p_clean, p_degraded), gate) in enumerate(zip(probabilities, gates)):
+            mixed = {"org": p_clean, "degraded": p_degraded,
+                     "average": (p_clean + p_degraded) / 2,
+                     "gate": gate.mix(estimates[index], p_clean, p_degraded)}
+            if seeds > 1:
+                mixed["degraded pair"] = (p_degraded + probabilities[(k + 1) % seeds][1]) / 2
+            for method, p in mixed.items():
+                correct[method][k, index] = p.argmax(axis=1) == labels
+        print(f"[{index + 1:3d}/{len(values)}] value {value:g}: " + "  ".join(
+            f"{method} {correct[method][:, index].mean():.3f}" for method in METHODS
+            if seeds > 1 or method != "degraded pair"), flush=True)
+    if seeds < 2:
+        del correct["degraded pair"]
+    return correct
+
+
+def gain_over(gate, other, rng):
+    """The gate's gain over another method and its 95% interval, from (seeds, values, images)
+    booleans: over seeds and test images (paired by seed: row k of every method comes from the
+    networks of seed k), or with one seed over test images only (paired bootstrap)."""
+    if len(gate) > 1:
+        return gain_interval(gate.mean(axis=1), other.mean(axis=1), paired=True)
+    low, high = paired_bootstrap(gate[0], other[0], rng)
+    return float(gate.mean() - other.mean()), low, high
+
+
+def gate_table(values, correct, degradation, seed=0):
+    """Per interval and method: the mean and SD over seeds of the interval accuracy, and the
+    gate's gain over the method with its 95% interval (gain_over)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for low, high in INTERVALS[degradation]:
+        inside = (values >= low) & (values <= high)
+        if not inside.any():
+            continue
+        for method, right in correct.items():
+            seed_means = right[:, inside].mean(axis=(1, 2))
+            row = {"interval": f"{low}-{high}", "method": method, "seeds": len(right),
+                   "accuracy": seed_means.mean(),
+                   "sd": seed_means.std(ddof=1) if len(right) > 1 else np.nan}
+            gain, ci_low, ci_high = (np.nan,) * 3
+            if method != "gate":
+                gain, ci_low, ci_high = gain_over(correct["gate"][:, inside], right[:, inside],
+                                                  rng)
+            rows.append({**row, "gate_gain": gain, "gain_ci_low": ci_low,
+                         "gain_ci_high": ci_high})
+    return pd.DataFrame(rows)
+
+
+def method_labels(degradation):
+    clean, degraded = (classifier.MODES[mode].label for mode in PAIRS[degradation])
+    return {"org": clean, "degraded": degraded, "average": f"({clean} + {degraded}) / 2",
+            "degraded pair": f"two {degraded} seeds / 2", "gate": "gate"}
+
+
+def gate_markdown(table, gates, dataset_name, degradation, image_count):
+    labels = method_labels(degradation)
+    methods = [m for m in METHODS if m in set(table["method"])]
+    unit = degrade.get_degradation(degradation).unit
+    seeds = int(table["seeds"].iloc[0])
+    spread = "seeds and test images" if seeds > 1 else \
+        "test images (paired bootstrap; one seed says nothing of the training spread)"
+    lines = [f"Gate between {labels['org']} and {labels['degraded']} by the estimated {unit} "
+             f"({dataset_name}, {degradation}, {image_count} test images, {seeds} seed(s)): "
+             "interval mean accuracy, mean over seeds, and the gate's gain over each other "
+             f"method with its 95% interval over {spread}.", "",
+             "Gates fitted on the validation images (weight of the clean-trained network "
+             f"1 / (1 + exp(-({unit} - m) / s))): " + "; ".join(
+                 f"seed {k}: m {g.midpoint:.1f}, s {g.scale:+.2f}" for k, g in enumerate(gates)),
+             "", "| interval | " + " | ".join(labels[m] for m in methods) + " | " +
+             " | ".join(f"gate - {labels[m]}" for m in methods if m != "gate") + " |",
+             "|" + "---|" * (2 * len(methods))]
+    for interval, rows in table.groupby("interval", sort=False):
+        by_method = {row["method"]: row for _, row in rows.iterrows()}
+        cells = [f"{by_method[m]['accuracy']:.3f}" for m in methods]
+        cells += [gain_text(by_method[m]["gate_gain"], by_method[m]["gain_ci_low"],
+                            by_method[m]["gain_ci_high"]) for m in methods if m != "gate"]
+        lines.append(f"| {interval} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_gate(args, folders, trained_on, name, images, labels, values):
+    """evaluate.py --gate: fit a gate per weights folder on its networks' validation images,
+    sweep the test images, and write <name>_<degradation>_gate.csv and .md."""
+    if args.gate_validation is None and args.trained_on not in (None, name):
+        raise data.DataError("--gate with --trained-on needs --gate-validation: the dataset "
+                             f"the networks of {trained_on} were trained on, whose held-out "
+                             "images fit the gate")
+    validation_data = data.load_dataset(args.gate_validation or args.dataset)
+    pairs = [tuple(classifier.load_classifier(trained_on, mode, folder)
+                   for mode in PAIRS[args.degradation]) for folder in folders]
+    estimator_file = estimator.find_estimator(args.degradation,
+                                              args.estimator_dir or folders[0], images.shape[-1])
+    estimator_model = training.load_model(estimator_file)
+    validation = degraded_validation(*validation_images(validation_data), args.degradation,
+                                     estimator_model, args.seed)
+    print(f"fitting {len(pairs)} gate(s) on {len(validation[0])} degraded validation images "
+          f"of {validation_data.name}", flush=True)
+    gates = fit_gates(pairs, validation, args.degradation, args.batch_size)
+    estimates = sweep_estimates(images, labels, values, args.degradation, estimator_model,
+                               estimator_file, args.seed)
+    correct = sweep_gate(pairs, gates, images, labels, values, estimates, args.degradation,
+                         args.seed, args.batch_size)
+    table = gate_table(values, correct, args.degradation, args.seed)
+    stem = Path(args.out) / f"{name}_{args.degradation}_gate"
+    write_csv(table, f"{stem}.csv")
+    markdown = gate_markdown(table, gates, name, args.degradation, len(images))
+    write_text(markdown, f"{stem}.md")
+    print("\n" + markdown)
+    print(f"wrote {stem.name}.csv, .md in {args.out}")
