@@ -1,0 +1,81 @@
+"""The JPEG estimators on the images that estimator.py holds out of training: each held-out
+image of the training folders, whole, saved at q = 10, 20, ..., 90 and estimated; the mean
+absolute error per q and estimator, as a Markdown table.
+
+    python tools/estimator_heldout.py --train-dir ../shared/data/urban100 ../shared/data/yang91 \\
+        ../shared/data/general100 --estimators weights/estimator_jpeg.keras \\
+        runs/estimator-three-sets/estimator_jpeg.keras
+
+The held-out images are those of `estimator.py --train-dir` with the same folders, --seed and
+--val-fraction (estimator.split_sources), so every estimator is scored on images that the one
+trained on these folders never saw (an estimator trained on other folders may have seen them).
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the paper's scripts
+
+import numpy as np  # noqa: E402
+
+import data  # noqa: E402
+import degrade  # noqa: E402
+import estimator  # noqa: E402
+import training  # noqa: E402
+
+QUALITIES = tuple(range(10, 100, 10))
+
+
+def heldout_images(folders, fraction, seed):
+    sources = [data.load_clean_images(folder) for folder in folders]
+    return estimator.split_sources(sources, fraction, seed)[1]
+
+
+def absolute_errors(model, images, qualities=QUALITIES):
+    """(qualities, images) absolute errors of the estimate of each whole image at each q (an
+    image's versions at every q go through the estimator together)."""
+    qualities = np.asarray(qualities, np.float64)
+    return np.stack([np.abs(estimator.estimate(model, degrade.jpeg(
+        np.repeat(image[None], len(qualities), axis=0), qualities), "jpeg") - qualities)
+        for image in images], axis=1)
+
+
+def markdown(errors, names, image_count):
+    lines = [f"Mean absolute error of the estimated q over {image_count} held-out images "
+             "(whole images):", "", "| q | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+    for row, q in enumerate(QUALITIES):
+        lines.append(f"| {q} | " + " | ".join(f"{e[row].mean():.2f}" for e in errors) + " |")
+    lines.append("| all | " + " | ".join(f"{e.mean():.2f}" for e in errors) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train-dir", nargs="+", required=True, metavar="DIR")
+    parser.add_argument("--estimators", nargs="+", required=True, metavar="MODEL")
+    parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="also write the table to this file")
+    args = parser.parse_args(argv)
+
+    def run():
+        images = heldout_images(args.train_dir, args.val_fraction, args.seed)
+        errors = []
+        for path in args.estimators:
+            if not Path(path).is_file():
+                raise data.DataError(f"no estimator at {path}")
+            print(f"{path}: {len(images)} images x {len(QUALITIES)} qualities", flush=True)
+            errors.append(absolute_errors(training.load_model(path), images))
+        text = markdown(errors, args.estimators, len(images))
+        print(text, end="")
+        if args.out:
+            with data.atomic_output(args.out) as temporary:
+                Path(temporary).write_text(text)
+    return data.run_cli(parser.prog, run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
