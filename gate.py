@@ -202,7 +202,8 @@ def method_labels(degradation):
             "degraded pair": f"two {degraded} seeds / 2", "gate": "gate"}
 
 
-def gate_markdown(table, gates, dataset_name, degradation, image_count):
+def gate_markdown(table, gates, dataset_name, degradation, image_count, fitted_on):
+    """`fitted_on`: what the gates were fitted on, in words."""
     labels = method_labels(degradation)
     methods = [m for m in METHODS if m in set(table["method"])]
     unit = degrade.get_degradation(degradation).unit
@@ -213,7 +214,7 @@ def gate_markdown(table, gates, dataset_name, degradation, image_count):
              f"({dataset_name}, {degradation}, {image_count} test images, {seeds} seed(s)): "
              "interval mean accuracy, mean over seeds, and the gate's gain over each other "
              f"method with its 95% interval over {spread}.", "",
-             "Gates fitted on the validation images (weight of the clean-trained network "
+             f"Gates fitted on {fitted_on} (weight of the clean-trained network "
              f"1 / (1 + exp(-({unit} - m) / s))): " + "; ".join(
                  f"seed {k}: m {g.midpoint:.1f}, s {g.scale:+.2f}" for k, g in enumerate(gates)),
              "", "| interval | " + " | ".join(labels[m] for m in methods) + " | " +
@@ -243,8 +244,9 @@ def evaluate_gate(args, folders, trained_on, name, images, labels, values):
     estimator_model = training.load_model(estimator_file)
     validation = degraded_validation(*validation_images(validation_data), args.degradation,
                                      estimator_model, args.seed)
-    print(f"fitting {len(pairs)} gate(s) on {len(validation[0])} degraded validation images "
-          f"of {validation_data.name}", flush=True)
+    fitted_on = (f"{len(validation[0]) // VALIDATION_LEVELS} images held out of the training "
+                 f"images of {validation_data.name}, each at {VALIDATION_LEVELS} levels")
+    print(f"fitting {len(pairs)} gate(s) on {fitted_on}", flush=True)
     gates = fit_gates(pairs, validation, args.degradation, args.batch_size)
     estimates = sweep_estimates(images, labels, values, args.degradation, estimator_model,
                                estimator_file, args.seed)
@@ -253,7 +255,7 @@ def evaluate_gate(args, folders, trained_on, name, images, labels, values):
     table = gate_table(values, correct, args.degradation, args.seed)
     stem = Path(args.out) / f"{name}_{args.degradation}_gate"
     write_csv(table, f"{stem}.csv")
-    markdown = gate_markdown(table, gates, name, args.degradation, len(images))
+    markdown = gate_markdown(table, gates, name, args.degradation, len(images), fitted_on)
     write_text(markdown, f"{stem}.md")
     print("\n" + markdown)
     print(f"wrote {stem.name}.csv, .md in {args.out}")

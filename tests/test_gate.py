@@ -104,6 +104,8 @@ def test_the_gate_table_compares_every_method_with_intervals(two_seeds, degradat
     assert (others["gate_gain"] <= others["gain_ci_high"]).all()
     markdown = (two_seeds / "plots" / f"tiny_{degradation}_gate.md").read_text()
     assert "seed 1: m" in markdown and "two " in markdown
+    assert f"4 images held out of the training images of tiny, each at {gate.VALIDATION_LEVELS}" \
+        in markdown
 
 
 def test_one_seed_gets_test_image_intervals_and_no_pair(two_seeds):
