@@ -56,6 +56,7 @@ RUN_SETTINGS = ("width", "dropout", "spatial_dropout", "batch_size", "learning_r
 # only in what training draws (initial weights, batch order, augmentation, degradation), and
 # every seed chooses its epoch on the same validation images.
 VALIDATION_SEED = 0
+VALIDATION_FRACTION = 0.1
 
 
 def weights_path(dataset_name, mode, weights_dir=WEIGHTS_DIR):
@@ -348,7 +349,7 @@ def build_parser():
     group.add_argument("--warmup-epochs", type=float,
                        help="raise the rate linearly from 0 over this many epochs first")
     group.add_argument("--limit", type=int, help="use only the first N training images")
-    group.add_argument("--val-fraction", type=float, default=0.1,
+    group.add_argument("--val-fraction", type=float, default=VALIDATION_FRACTION,
                        help="fraction of the training images that chooses the checkpoint")
     group.add_argument("--workers", type=int, default=2,
                        help="threads preparing batches while the network trains")

@@ -119,7 +119,7 @@ def evaluate(args):
         check_classes(trained_on, folder, dataset)
     folders = [Path(folder) for folder in args.weights]
     if args.gate:
-        return evaluate_gate(args, folders, trained_on, name, images, labels, values)
+        return evaluate_gate(args, dataset, folders, trained_on, name, images, labels, values)
     if len(folders) > 1:
         return evaluate_seeds(args, folders, trained_on, name, images, labels, values)
     modes = () if args.estimator_only else NETWORKS[args.degradation]

@@ -29,12 +29,11 @@ import classifier
 import data
 import degrade
 import estimator
+from modes import image_only_modes
 from sweeps import EstimateCache, SweepRecord, degraded_test_set
 from tables import INTERVALS, gain_text, write_csv, write_text
 import training
 
-# The two networks of each degradation: (clean-trained, degraded-trained).
-PAIRS = {"jpeg": ("org", "jpg"), "noise": ("org", "noisy")}
 # The levels, evenly over the range, at which every validation image is degraded for the fit.
 VALIDATION_LEVELS = 11
 # Validation images used for the fit at most (the first of the held-out split).
@@ -86,10 +85,11 @@ def fit_gate(levels, p_clean, p_degraded, labels, degradation):
     return best
 
 
-def validation_images(dataset, fraction=0.1, limit=MAX_VALIDATION_IMAGES):
+def validation_images(dataset, limit=MAX_VALIDATION_IMAGES):
     """The training images that classifier.py holds out to choose the epoch (the same for
     every mode and seed): never trained on, and not the test images."""
-    _, (images, labels) = batches.split_validation(dataset.x_train, dataset.y_train, fraction,
+    _, (images, labels) = batches.split_validation(dataset.x_train, dataset.y_train,
+                                                   classifier.VALIDATION_FRACTION,
                                                    classifier.VALIDATION_SEED)
     return images[:limit], labels[:limit]
 
@@ -119,29 +119,18 @@ def fit_gates(pairs, validation, degradation, batch_size):
                      labels, degradation) for clean, degraded in pairs]
 
 
-def sweep_estimates(images, labels, values, degradation, estimator_model, estimator_file, seed):
-    """The estimator's answer for every test image at every value: from the sweeps' cache
-    (EstimateCache) where an evaluation of the same images kept them, else estimated now and
-    kept there."""
-    cache = EstimateCache(SweepRecord.condition(images, labels, values, seed, None,
-                                                estimator_file))
-    kept = cache.load(len(images))
-    if kept is not None and not np.isnan(kept[0]).any():
-        return kept[0]
-    estimates = np.stack([estimator.estimate(estimator_model,
-                                             degraded_test_set(images, degradation, v, seed),
-                                             degradation) for v in values])
-    cache.save(estimates, None if kept is None else kept[1])
-    return estimates
-
-
-def sweep_gate(pairs, gates, images, labels, values, estimates, degradation, seed, batch_size):
+def sweep_gate(pairs, gates, images, labels, values, estimates, estimator_model, degradation,
+               seed, batch_size):
     """correct[method]: (seeds, values, images) booleans of each method of METHODS. The
-    degraded pair of seed k averages the degraded networks of seeds k and k + 1 (one seed: none)."""
+    degraded pair of seed k averages the degraded networks of seeds k and k + 1 (one seed: none).
+    `estimates` (values x images) may come from the sweeps' EstimateCache: its rows that hold
+    NaN are filled here by `estimator_model`, from the images degraded for the networks."""
     seeds = len(pairs)
     correct = {method: np.zeros((seeds, len(values), len(images)), bool) for method in METHODS}
     for index, value in enumerate(values):
         degraded_images = degraded_test_set(images, degradation, value, seed)
+        if np.isnan(estimates[index]).any():
+            estimates[index] = estimator.estimate(estimator_model, degraded_images, degradation)
         probabilities = [(classifier.predict_probabilities(clean, degraded_images,
                                                            batch_size=batch_size),
                           classifier.predict_probabilities(degraded, degraded_images,
@@ -197,7 +186,7 @@ def gate_table(values, correct, degradation, seed=0):
 
 
 def method_labels(degradation):
-    clean, degraded = (classifier.MODES[mode].label for mode in PAIRS[degradation])
+    clean, degraded = (classifier.MODES[mode].label for mode in image_only_modes(degradation))
     return {"org": clean, "degraded": degraded, "average": f"({clean} + {degraded}) / 2",
             "degraded pair": f"two {degraded} seeds / 2", "gate": "gate"}
 
@@ -229,16 +218,18 @@ def gate_markdown(table, gates, dataset_name, degradation, image_count, fitted_o
     return "\n".join(lines) + "\n"
 
 
-def evaluate_gate(args, folders, trained_on, name, images, labels, values):
+def evaluate_gate(args, dataset, folders, trained_on, name, images, labels, values):
     """evaluate.py --gate: fit a gate per weights folder on its networks' validation images,
-    sweep the test images, and write <name>_<degradation>_gate.csv and .md."""
-    if args.gate_validation is None and args.trained_on not in (None, name):
+    sweep the test images, and write <name>_<degradation>_gate.csv and .md. `dataset`: the
+    test set's, whose training images fit the gate unless --gate-validation names another."""
+    if args.gate_validation is None and trained_on != dataset.name:
         raise data.DataError("--gate with --trained-on needs --gate-validation: the dataset "
                              f"the networks of {trained_on} were trained on, whose held-out "
                              "images fit the gate")
-    validation_data = data.load_dataset(args.gate_validation or args.dataset)
+    validation_data = data.load_dataset(args.gate_validation) if args.gate_validation \
+        else dataset
     pairs = [tuple(classifier.load_classifier(trained_on, mode, folder)
-                   for mode in PAIRS[args.degradation]) for folder in folders]
+                   for mode in image_only_modes(args.degradation)) for folder in folders]
     estimator_file = estimator.find_estimator(args.degradation,
                                               args.estimator_dir or folders[0], images.shape[-1])
     estimator_model = training.load_model(estimator_file)
@@ -248,10 +239,16 @@ def evaluate_gate(args, folders, trained_on, name, images, labels, values):
                  f"images of {validation_data.name}, each at {VALIDATION_LEVELS} levels")
     print(f"fitting {len(pairs)} gate(s) on {fitted_on}", flush=True)
     gates = fit_gates(pairs, validation, args.degradation, args.batch_size)
-    estimates = sweep_estimates(images, labels, values, args.degradation, estimator_model,
-                               estimator_file, args.seed)
-    correct = sweep_gate(pairs, gates, images, labels, values, estimates, args.degradation,
-                         args.seed, args.batch_size)
+    # The estimates of an earlier sweep of the same test images, where kept.
+    cache = EstimateCache(SweepRecord.condition(images, labels, values, args.seed, None,
+                                                estimator_file))
+    kept = cache.load(len(images))
+    estimates = np.full((len(values), len(images)), np.nan) if kept is None else kept[0]
+    to_estimate = np.isnan(estimates).any()
+    correct = sweep_gate(pairs, gates, images, labels, values, estimates, estimator_model,
+                         args.degradation, args.seed, args.batch_size)
+    if to_estimate:
+        cache.save(estimates, None if kept is None else kept[1])
     table = gate_table(values, correct, args.degradation, args.seed)
     stem = Path(args.out) / f"{name}_{args.degradation}_gate"
     write_csv(table, f"{stem}.csv")

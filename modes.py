@@ -62,6 +62,13 @@ def compared_modes(degradation, controls=False):
                  if mode.degradation in (None, degradation) and (mode.in_paper or controls))
 
 
+def image_only_modes(degradation):
+    """The two image-only networks of `degradation`: the clean-trained one (org) and the one
+    trained on degraded images (jpg, noisy), in that order."""
+    return tuple(name for name, mode in MODES.items()
+                 if mode.degradation in (None, degradation) and not mode.has_parameter)
+
+
 def get_mode(name):
     if name not in MODES:
         raise ValueError(f"unknown mode {name!r}; choose from {', '.join(MODES)}")

@@ -44,4 +44,4 @@ def test_the_table_has_a_row_per_quality_and_a_column_per_estimator(tmp_path, ca
     assert all(0 <= float(cell) <= 99 for row in rows for cell in row.strip("|").split("|")[1:])
     assert estimator_heldout.main(["--train-dir", str(tmp_path / "a"), "--estimators",
                                    str(tmp_path / "none.keras")]) == 2
-    assert "no estimator at" in capsys.readouterr().err
+    assert f"no model file at {tmp_path / 'none.keras'}" in capsys.readouterr().err

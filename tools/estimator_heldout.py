@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import data  # noqa: E402
 import degrade  # noqa: E402
 import estimator  # noqa: E402
+from tables import write_text  # noqa: E402
 import training  # noqa: E402
 
 QUALITIES = tuple(range(10, 100, 10))
@@ -54,26 +55,27 @@ def markdown(errors, names, image_count):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    training_defaults = estimator.build_parser()  # the split of `estimator.py --train-dir`
     parser.add_argument("--train-dir", nargs="+", required=True, metavar="DIR")
     parser.add_argument("--estimators", nargs="+", required=True, metavar="MODEL")
-    parser.add_argument("--val-fraction", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-fraction", type=float,
+                        default=training_defaults.get_default("val_fraction"))
+    parser.add_argument("--seed", type=int, default=training_defaults.get_default("seed"))
     parser.add_argument("--out", help="also write the table to this file")
     args = parser.parse_args(argv)
 
     def run():
+        # Every model first: a wrong path fails before the long work, not after it.
+        models = [training.load_model(path) for path in args.estimators]
         images = heldout_images(args.train_dir, args.val_fraction, args.seed)
         errors = []
-        for path in args.estimators:
-            if not Path(path).is_file():
-                raise data.DataError(f"no estimator at {path}")
+        for path, model in zip(args.estimators, models):
             print(f"{path}: {len(images)} images x {len(QUALITIES)} qualities", flush=True)
-            errors.append(absolute_errors(training.load_model(path), images))
+            errors.append(absolute_errors(model, images))
         text = markdown(errors, args.estimators, len(images))
         print(text, end="")
         if args.out:
-            with data.atomic_output(args.out) as temporary:
-                Path(temporary).write_text(text)
+            write_text(text, args.out)
     return data.run_cli(parser.prog, run)
 
 
