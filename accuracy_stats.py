@@ -87,7 +87,9 @@ def mean_variance(table):
     spread = sum((weights[key] * squares[key][0]) ** 2 / squares[key][1]
                  for key in weights if weights[key] and squares[key][1])
     df = variance ** 2 / spread if spread > 0 else max(seeds - 1, 1)
-    return variance, df
+    # Satterthwaite's df falls below 1 when a main effect barely exceeds the interaction (its
+    # negative weight cancels it); t on 1 df, the widest the table holds, stays conservative.
+    return variance, max(df, 1.0)
 
 
 def gain_interval(aware, twin, paired):

@@ -299,6 +299,11 @@ def test_gain_interval_by_hand():
     assert high - gain == pytest.approx(12.706 * np.sqrt(1 / 36))
     # One seed: no spread between trainings to measure, so no interval.
     assert np.isnan(accuracy_stats.gain_interval([[1, 0]], [[0, 0]], paired=True)[1])
+    # Seed and interaction mean squares equal but for rounding: the Satterthwaite df would be
+    # 0.998, for which the t table has no row; the interval uses 1 df instead of vanishing.
+    table = [[-1, 1], [-1, 0], [-1, 1]]
+    assert accuracy_stats.mean_variance(np.array(table, float))[1] == 1.0
+    assert np.isfinite(accuracy_stats.gain_interval(table, np.zeros((3, 2)), paired=True)[1])
     assert accuracy_stats.t_quantile(4) == 2.776 and accuracy_stats.t_quantile(13) == 2.179
     assert accuracy_stats.t_quantile(1000) == accuracy_stats.Z_975
 
