@@ -14,17 +14,14 @@ from modes import get_mode
 
 def model_inputs(images, params=None, degradation=None):
     """The network's inputs: float pixels 0..255 and, given `params` in natural units (q or
-    sigma, one per image), the parameter in degrade.normalize units."""
+    sigma, one per image; a (sigma, q) row for mixed), the parameter in degrade.normalize
+    units."""
     inputs = {"image": images.astype(np.float32)}
     if params is not None:
-        normalized = degrade.normalize(degradation, np.clip(params, *parameter_range(degradation)))
-        inputs["parameter"] = normalized.astype(np.float32).reshape(-1, 1)
+        normalized = degrade.normalize(degradation, np.clip(
+            params, *degrade.parameter_range(degradation)))
+        inputs["parameter"] = normalized.astype(np.float32).reshape(len(images), -1)
     return inputs
-
-
-def parameter_range(degradation):
-    spec = degrade.get_degradation(degradation)
-    return spec.low, spec.high
 
 
 @dataclass(frozen=True)
@@ -100,7 +97,8 @@ def fed_parameters(spec, true_params, images, rng, estimator_model=None):
     if spec.parameter == "shuffled":
         return degrade.random_params(spec.degradation, len(images), rng)
     if spec.parameter == "true":
-        return np.asarray(true_params, dtype=np.float64).reshape(len(images))
+        return np.asarray(true_params, dtype=np.float64).reshape(
+            len(images), *np.shape(true_params)[1:])
     return None
 
 

@@ -36,10 +36,10 @@ import estimator  # noqa: E402
 import recipes  # noqa: E402
 import training  # noqa: E402
 from batches import (Augmentation, TrainingBatches, degraded_inputs,  # noqa: E402,F401
-                     fed_parameters, held_out, model_inputs, parameter_range, split_validation)
+                     fed_parameters, held_out, model_inputs, split_validation)
 from modes import MODES, Mode, compared_modes, get_mode  # noqa: E402,F401
 from network import (DENSE_PER_WIDTH, FULL_WIDTH, JOINS, build_classifier,  # noqa: E402,F401
-                     has_parameter_input, model_image_shape, parameter_join)
+                     has_parameter_input, model_image_shape, parameter_join, parameter_size)
 
 
 WEIGHTS_DIR = Path("weights")
@@ -80,9 +80,10 @@ def load_classifier(dataset_name, mode, weights_dir=WEIGHTS_DIR):
         raise data.DataError(f"no classifier weights at {path}: train them with `python "
                              f"classifier.py --mode {mode} --dataset {dataset_name}`")
     model = training.load_model(path)
-    if has_parameter_input(model) != spec.has_parameter:
-        raise data.DataError(f"{path} has {len(model.inputs)} input(s), which does not fit mode "
-                             f"{mode}")
+    expected = degrade.parameter_count(spec.degradation) if spec.has_parameter else 0
+    if parameter_size(model) != expected:
+        raise data.DataError(f"{path} takes {parameter_size(model)} parameter number(s) beside "
+                             f"the image, which does not fit mode {mode} ({expected})")
     return model
 
 
@@ -135,7 +136,7 @@ def train(args):
     keras.utils.set_random_seed(args.seed)
     model = build_classifier(dataset.image_shape, len(dataset.class_names), args.width,
                              spec.has_parameter, args.dropout, args.spatial_dropout,
-                             args.parameter_join)
+                             args.parameter_join, parameter_count(spec))
     if not args.fresh:
         check_resumable(output, dataset, model)
     batches, validation = training_data(args, dataset, estimator_model, output, devices)
@@ -150,6 +151,11 @@ def train(args):
                            settings={key: vars(args)[key] for key in RUN_SETTINGS},
                            callbacks=[training.DeadRunWarning(len(dataset.class_names))])
     print(f"best model: {output}")
+
+
+def parameter_count(spec):
+    """Numbers in the parameter input of a network of mode `spec` (0 for an image-only one)."""
+    return degrade.parameter_count(spec.degradation) if spec.has_parameter else 0
 
 
 def distribute(batch_size):
@@ -272,8 +278,8 @@ def predict_files(args):
     # The classifier is told the parameter of the image it sees, so it is estimated after
     # resizing; resizing a large photo also smooths away much of its degradation, so the
     # photo's own estimate, at full resolution, is printed beside it.
-    true_params = degrade.check_params(spec.degradation, args.param, len(images)) \
-        if spec.told_truth else None
+    true_params = degrade.check_params(spec.degradation, args.param[0] if len(args.param) == 1
+                                       else args.param, len(images)) if spec.told_truth else None
     params = fed_parameters(spec, true_params, images, np.random.default_rng(args.seed),
                             estimator_model)
     probabilities = predict_probabilities(model, images, params, spec.degradation)
@@ -290,14 +296,19 @@ def describe(path, probabilities, names, spec, param, photo_shape, shape, own=No
     header = f"{path}"
     if param is not None:
         label = degrade.get_degradation(spec.degradation).label
-        header += f": {spec.told} {label} {param:.1f}"
+        header += f": {spec.told} {label} {number_text(param)}"
         if photo_shape[:2] != shape[:2]:
             header += f" for the {size_text(shape)} input the classifier sees"
         if own is not None:
-            header += f" (the photo itself, {size_text(photo_shape)}: {own:.1f})"
+            header += f" (the photo itself, {size_text(photo_shape)}: {number_text(own)})"
     top = np.argsort(probabilities)[::-1][:TOP_CLASSES]
     lines = [f"  {rank}. {names[c]:<16} {probabilities[c]:.3f}" for rank, c in enumerate(top, 1)]
     return "\n".join([header, *lines])
+
+
+def number_text(value):
+    """A parameter as an answer prints it: "34.3", or "10.2 and 34.3" for a mixed pair."""
+    return " and ".join(f"{v:.1f}" for v in np.atleast_1d(value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,8 +338,9 @@ def build_parser():
                         "if not in --weights-dir (several seeds' folders share one estimator)")
     parser.add_argument("--predict", nargs="+", metavar="IMAGE",
                         help="classify these images instead of training")
-    parser.add_argument("--param", type=float, help="with --predict in a known_* mode: the true "
-                        "QF or noise sigma of the images")
+    parser.add_argument("--param", type=float, nargs="+", metavar="VALUE",
+                        help="with --predict in a known_* mode: the true QF or noise sigma of "
+                        "the images (known_pair: sigma and q)")
     group = parser.add_argument_group("network")
     group.add_argument("--width", type=int,
                        help="features of the first block; the others are 2x and 4x, the dense "

@@ -4,10 +4,16 @@ Every function takes a batch of uint8 images shaped (N, H, W, C), C = 1 or 3, wi
 per image (or one for all), and returns uint8 images of the same shape. Random draws come only from
 a seed or a numpy Generator passed in, so every result can be repeated.
 
+`mixed` is the one mixture that has estimators and classifiers: Gaussian noise, then JPEG (noise
+at capture, compression at save), each parameter drawn on its own. Its parameter is a pair per
+image, (sigma, q), an array (N, 2) in the order of MIXED_PARTS; every function below that takes a
+degradation's name takes "mixed" too.
+
     python degrade.py in.png out.png --degradation jpeg --param 10
     python degrade.py flat.png out.png --degradation noise --param 25 --seed 1
     python degrade.py --dataset cifar10 --degradation noise --param 25 --out cifar10-noise25.npz
     python degrade.py --dataset x.npz --degradation jpeg --param random --out x-jpeg.npz
+    python degrade.py in.png out.png --degradation mixed --param noise=10,jpeg=30
     python degrade.py in.png out.png --degradation mixture --param blur=1,noise=5,jpeg=30
 """
 import argparse
@@ -34,6 +40,7 @@ class Degradation:
     label: str   # its name in a sentence or beside a number ("estimated QF 34.3")
     axis: str    # its name on a figure's axis
     clean: float | None  # the value that leaves an image as it is; None: none does (JPEG)
+    parts: tuple = ()    # a mixture's degradations, in the order of its parameter's columns
 
 
 # The one place where the parameter ranges are defined.
@@ -43,9 +50,17 @@ NOISE = Degradation("noise", 0.0, 50.0, False, "Gaussian noise sigma in 8-bit le
                     "noise sigma", "noise sigma", 0.0)
 BLUR = Degradation("blur", 0.0, 4.0, False, "Gaussian blur sigma in pixels", "sigma",
                    "blur sigma", "Gaussian blur sigma in pixels", 0.0)
-DEGRADATIONS = {d.name: d for d in (JPEG, NOISE, BLUR)}
 # A mixture applies its stages in the order a camera pipeline would: optics, sensor, codec.
 MIXTURE_ORDER = ("blur", "noise", "jpeg")
+MIXED_PARTS = ("noise", "jpeg")
+_SINGLE = {d.name: d for d in (JPEG, NOISE, BLUR)}
+MIXED = Degradation("mixed", tuple(_SINGLE[p].low for p in MIXED_PARTS),
+                    tuple(_SINGLE[p].high for p in MIXED_PARTS), False,
+                    "Gaussian noise sigma, then JPEG quality factor q", "(sigma, q)",
+                    "noise sigma and QF", "noise sigma, then JPEG quality q", None, MIXED_PARTS)
+DEGRADATIONS = {**_SINGLE, MIXED.name: MIXED}
+# The mixed degradation's two-dimensional sweep: every pair of these values.
+MIXED_SWEEP = {"noise": (0, 10, 20, 30, 40, 50), "jpeg": (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)}
 
 # Below this many images a process pool costs more than it saves.
 MIN_IMAGES_FOR_POOL = 256
@@ -67,9 +82,12 @@ def check_images(images):
 
 
 def check_params(name, params, count):
-    """Return `params` as a float64 array of length `count`, or raise ValueError naming the
-    offending value and the allowed range. A scalar applies to every image."""
+    """Return `params` as a float64 array of length `count` ((count, 2) for mixed), or raise
+    ValueError naming the offending value and the allowed range. A scalar (a pair for mixed)
+    applies to every image."""
     degradation = get_degradation(name)
+    if degradation.parts:
+        return check_mixed(degradation, params, count)
     values = np.asarray(params, dtype=np.float64) if np.ndim(params) else np.full(count, params,
                                                                                 dtype=np.float64)
     if values.ndim != 1 or len(values) != count:
@@ -87,6 +105,28 @@ def check_params(name, params, count):
     return values
 
 
+def check_mixed(degradation, params, count):
+    values = np.asarray(params, dtype=np.float64)
+    width = len(degradation.parts)
+    if values.shape == (width,):
+        values = np.tile(values, (count, 1))
+    if values.shape != (count, width):
+        raise ValueError(f"{degradation.name}: expected a ({', '.join(degradation.parts)}) pair "
+                         f"per image ({count}), got shape {np.shape(params)}")
+    return np.stack([check_params(part, values[:, i], count)
+                     for i, part in enumerate(degradation.parts)], axis=1)
+
+
+def parts(name):
+    """The single degradations that `name` applies: (name,) or a mixture's parts."""
+    return get_degradation(name).parts or (name,)
+
+
+def parameter_count(name):
+    """Numbers per image in a parameter of `name`: 1, or 2 for mixed."""
+    return len(parts(name))
+
+
 def get_degradation(name):
     if name not in DEGRADATIONS:
         raise ValueError(f"unknown degradation {name!r}; choose from {', '.join(DEGRADATIONS)}")
@@ -97,9 +137,12 @@ def get_degradation(name):
 # Parameters: random draws and the scaling used by the networks
 # ---------------------------------------------------------------------------------------------
 def random_params(name, count, rng):
-    """Draw `count` parameters uniformly over the degradation's range (integers for JPEG)."""
+    """Draw `count` parameters uniformly over the degradation's range (integers for JPEG); a
+    mixture's parts each on their own."""
     degradation = get_degradation(name)
     rng = np.random.default_rng(rng)
+    if degradation.parts:
+        return np.stack([random_params(part, count, rng) for part in degradation.parts], axis=1)
     if degradation.integer:
         return rng.integers(int(degradation.low), int(degradation.high) + 1, count).astype(
             np.float64)
@@ -107,21 +150,40 @@ def random_params(name, count, rng):
 
 
 def all_params(name, step=None):
-    """Every value of a sweep: each integer of the range (q = 1..100, sigma = 0..50), or `step`."""
+    """Every value of a sweep: each integer of the range (q = 1..100, sigma = 0..50), or `step`;
+    for mixed, every pair of MIXED_SWEEP (sigma slowest), shaped (values, 2)."""
     degradation = get_degradation(name)
+    if degradation.parts:
+        grid = np.meshgrid(*[np.asarray(MIXED_SWEEP[part], np.float64)
+                             for part in degradation.parts], indexing="ij")
+        return np.stack([axis.ravel() for axis in grid], axis=1)
     step = step or 1
     return np.arange(degradation.low, degradation.high + step / 2, step, dtype=np.float64)
 
 
 def normalize(name, params):
     """Map parameters to [0, 1]: the networks' target and input units. Undone by `denormalize`."""
-    degradation = get_degradation(name)
-    return (np.asarray(params, np.float64) - degradation.low) / (degradation.high - degradation.low)
+    low, high = parameter_range(name)
+    return (np.asarray(params, np.float64) - low) / (high - low)
 
 
 def denormalize(name, values):
+    low, high = parameter_range(name)
+    return np.asarray(values, np.float64) * (high - low) + low
+
+
+def parameter_range(name):
+    """(low, high) of the degradation's parameter: numbers, or arrays by part for mixed."""
     degradation = get_degradation(name)
-    return np.asarray(values, np.float64) * (degradation.high - degradation.low) + degradation.low
+    return np.asarray(degradation.low, np.float64), np.asarray(degradation.high, np.float64)
+
+
+def value_text(name, value):
+    """One parameter value as tables and progress lines write it: "25", or "sigma 10, q 30"."""
+    if not get_degradation(name).parts:
+        return f"{float(value):g}"
+    return ", ".join(f"{get_degradation(part).unit} {float(v):g}"
+                     for part, v in zip(parts(name), value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,7 +285,11 @@ def blur(images, sigma):
 
 def degrade(images, name, params, rng=None, workers=None):
     """Apply the degradation `name` with one parameter per image (or one for all)."""
-    get_degradation(name)
+    degradation = get_degradation(name)
+    if degradation.parts:
+        values = check_params(name, params, len(images))
+        return mixture(images, {part: values[:, i] for i, part in enumerate(degradation.parts)},
+                       rng, workers)
     if name == "jpeg":
         return jpeg(images, params, workers)
     if name == "noise":
@@ -249,6 +315,11 @@ def mixture(images, params, rng=None, workers=None):
 # ---------------------------------------------------------------------------------------------
 def parse_param(degradation, text, count, rng):
     """--param: a number, 'random' (one draw per image), or name=value,... for a mixture."""
+    if degradation == "mixed" and text != "random":
+        given = parse_param("mixture", text, count, rng)
+        if set(given) != set(MIXED_PARTS):
+            raise ValueError(f"mixed takes {'=..,'.join(MIXED_PARTS)}=.., got {text!r}")
+        return check_params("mixed", np.stack([given[p] for p in MIXED_PARTS], axis=1), count)
     if degradation == "mixture":
         params = {}
         for item in text.split(","):
@@ -282,8 +353,9 @@ def degrade_dataset(args, rng):
         images = getattr(dataset, f"x_{split}")
         params = parse_param(args.degradation, args.param, len(images), rng)
         arrays[f"x_{split}"] = apply(images, args.degradation, params, rng)
-        for name, values in (params.items() if isinstance(params, dict)
-                             else [(args.degradation, params)]):
+        named = params if isinstance(params, dict) else {args.degradation: params} \
+            if params.ndim == 1 else dict(zip(parts(args.degradation), params.T))
+        for name, values in named.items():
             arrays[f"param_{name}_{split}"] = values
         print(f"{split}: {len(images)} images degraded")
     data.save_npz(args.out, **arrays)
@@ -300,7 +372,8 @@ def degrade_image(args, rng):
 def build_parser():
     parser = argparse.ArgumentParser(
         description="Degrade an image or a whole dataset with JPEG, Gaussian noise, Gaussian "
-                    "blur or a mixture of them (applied in the order blur, noise, jpeg).")
+                    "blur or a mixture of them (applied in the order blur, noise, jpeg; mixed: "
+                    "noise, then JPEG, the mixture that has estimators and classifiers).")
     parser.add_argument("input", nargs="?", help="input image (PNG, BMP, TIFF, JPEG)")
     parser.add_argument("output", nargs="?", help="output image; PNG keeps it lossless")
     parser.add_argument("--dataset", help="instead of one image: cifar10, cifar100, mnist, "
@@ -311,7 +384,8 @@ def build_parser():
     parser.add_argument("--degradation", required=True, choices=[*DEGRADATIONS, "mixture"])
     parser.add_argument("--param", required=True,
                         help="jpeg: quality 1..100; noise: sigma 0..50; blur: sigma 0..4; "
-                             "'random' draws one per image; mixture: e.g. blur=1,noise=5,jpeg=30")
+                             "'random' draws one per image; mixed (noise, then JPEG): e.g. "
+                             "noise=10,jpeg=30; mixture: e.g. blur=1,noise=5,jpeg=30")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and random "
                         "parameters (default 0)")
     return parser

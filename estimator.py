@@ -1,11 +1,14 @@
 """The degradation-parameter estimation network (Endo et al. 2020, after Uchida et al. 2018).
 
 Seven dilated 3x3 convolutions predict the degradation parameter of every pixel; the spatial mean
-of that map is the image's estimate, which the classifier takes as its second input.
+of that map is the image's estimate, which the classifier takes as its second input. For the
+mixed degradation (noise, then JPEG) the map has two channels, sigma and q, and an image's
+estimate is a pair.
 
     python estimator.py --degradation jpeg --train-dir ../shared/data/urban100     # train
     python estimator.py --degradation jpeg --predict photo.jpg scan.png            # estimate
     python estimator.py --degradation jpeg --predict photo.jpg --map photo_map.png # and a heat map
+    python estimator.py --degradation mixed --train-dir ../shared/data/urban100    # sigma and q
 
 The estimator's Tables 2 and 5 and Figures 4 and 7 come from
 `python evaluate.py --dataset cifar10 --degradation jpeg --estimator-only`.
@@ -54,16 +57,18 @@ def weights_path(degradation, weights_dir=WEIGHTS_DIR, channels=3):
 # ---------------------------------------------------------------------------------------------
 # Network
 # ---------------------------------------------------------------------------------------------
-def build_estimator(channels=3, features=FEATURES, dilations=DILATIONS, high_pass=True):
+def build_estimator(channels=3, features=FEATURES, dilations=DILATIONS, high_pass=True,
+                    outputs=1):
     """Fully convolutional: any H x W. Input: pixels 0..255. Output: the parameter of every
-    pixel, in the [0, 1] units of degrade.normalize. `high_pass`: see high_pass_start."""
+    pixel, in the [0, 1] units of degrade.normalize, `outputs` channels (one per part of a
+    mixture). `high_pass`: see high_pass_start."""
     image = keras.Input((None, None, channels), name="image")
     # Centred inputs: with no batch norm, uncentred [0, 255] pixels swamp the first layers.
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="centre")(image)
     for index, rate in enumerate(dilations, start=1):
         last = index == len(dilations)
         x = keras.layers.Conv2D(
-            1 if last else features, 3, padding="same", dilation_rate=rate,
+            outputs if last else features, 3, padding="same", dilation_rate=rate,
             activation=None if last else "relu", kernel_initializer="he_normal",
             # Starting the output at the targets' mean skips the plateau of learning it.
             bias_initializer=keras.initializers.Constant(0.5 if last else 0.0),
@@ -108,7 +113,16 @@ def find_estimator(degradation, weights_dir=WEIGHTS_DIR, channels=3):
 
 
 def load_estimator(degradation, weights_dir=WEIGHTS_DIR, channels=3):
-    return training.load_model(find_estimator(degradation, weights_dir, channels))
+    path = find_estimator(degradation, weights_dir, channels)
+    model = training.load_model(path)
+    if model_outputs(model) != degrade.parameter_count(degradation):
+        raise data.DataError(f"{path} estimates {model_outputs(model)} parameter(s) per pixel, "
+                             f"but {degradation} has {degrade.parameter_count(degradation)}")
+    return model
+
+
+def model_outputs(model):
+    return model.outputs[0].shape[-1]
 
 
 def model_channels(model):
@@ -136,8 +150,9 @@ def inference_batch(images):
 
 
 def estimate_maps(model, images):
-    """Per-pixel parameter maps (N, H, W) of uint8 images, in degrade.normalize units. Safe to
-    call from several threads (classifier.py's loading threads do)."""
+    """Per-pixel parameter maps (N, H, W) of uint8 images, in degrade.normalize units ((N, H, W,
+    2) for a mixed estimator). Safe to call from several threads (classifier.py's loading
+    threads do)."""
     images = fit_channels(model, images).astype(np.float32)
     step = inference_batch(images)
     # training.infer, not predict: predict sets up a data pipeline and callbacks on every call,
@@ -146,19 +161,29 @@ def estimate_maps(model, images):
     # second thread's call on the same model would find none: one call at a time.
     with PREDICT_LOCK:
         maps = training.infer(model, images, step)
-    return maps[..., 0] if len(maps) else np.zeros(images.shape[:3], np.float32)
+    if not len(maps):
+        maps = np.zeros((*images.shape[:3], model_outputs(model)), np.float32)
+    return maps[..., 0] if maps.shape[-1] == 1 else maps
 
 
 def estimate(model, images, degradation):
-    """One estimate per image: the spatial mean of its map, in natural units (q, sigma),
-    clipped to the degradation's range. The batched function that classifier.py and
-    evaluate.py call."""
+    """One estimate per image: the spatial mean of its map, in natural units (q, sigma; a
+    (sigma, q) row for mixed), clipped to the degradation's range. The batched function that
+    classifier.py and evaluate.py call."""
     return to_natural(degradation, estimate_maps(model, images).mean(axis=(1, 2)))
 
 
 def to_natural(degradation, normalized):
-    spec = degrade.get_degradation(degradation)
-    return np.clip(degrade.denormalize(degradation, normalized), spec.low, spec.high)
+    return np.clip(degrade.denormalize(degradation, normalized),
+                   *degrade.parameter_range(degradation))
+
+
+def estimate_text(degradation, value):
+    """An estimate as --predict prints it: "34.25", or "sigma 10.20  q 34.25" for mixed."""
+    if np.ndim(value) == 0:
+        return f"{value:.2f}"
+    return "  ".join(f"{degrade.get_degradation(part).unit} {v:.2f}"
+                     for part, v in zip(degrade.parts(degradation), value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,17 +216,17 @@ def degraded_patches(images, degradation, count, patch_size, rng):
     patches = data.random_patches(images, count, patch_size, rng)
     params = degrade.random_params(degradation, count, rng)
     degraded = degrade.degrade(patches, degradation, params, rng, workers=1)
-    target = np.broadcast_to(degrade.normalize(degradation, params).astype(np.float32)[
-        :, None, None, None], (count, patch_size, patch_size, 1))
+    normalized = degrade.normalize(degradation, params).astype(np.float32).reshape(count, 1, 1, -1)
+    target = np.broadcast_to(normalized, (count, patch_size, patch_size, normalized.shape[-1]))
     return degraded.astype(np.float32), np.ascontiguousarray(target)
 
 
 @keras.saving.register_keras_serializable(package="estimator")
 def image_mse(target, parameter_map):
     """The squared error of the map's spatial mean: of the estimate that the classifier gets,
-    rather than of every pixel (see --loss)."""
-    return keras.ops.square(keras.ops.mean(parameter_map, axis=(1, 2, 3)) -
-                            keras.ops.mean(target, axis=(1, 2, 3)))
+    rather than of every pixel (see --loss); averaged over a mixture's parameters."""
+    error = keras.ops.mean(parameter_map, axis=(1, 2)) - keras.ops.mean(target, axis=(1, 2))
+    return keras.ops.mean(keras.ops.square(error), axis=-1)
 
 
 # "pixel": the paper's per-pixel MSE. Each pixel then predicts the mean q given what it sees, and
@@ -276,7 +301,8 @@ def train(args):
                            args.steps_per_epoch, args.seed, workers=args.workers)
     validation = degraded_patches(val_images, args.degradation, args.val_patches, patch_size,
                                   np.random.default_rng((args.seed, 1)))
-    model = build_estimator(args.channels, args.features, high_pass=args.init == "high-pass")
+    model = build_estimator(args.channels, args.features, high_pass=args.init == "high-pass",
+                            outputs=degrade.parameter_count(args.degradation))
     output = weights_path(args.degradation, args.weights_dir, args.channels)
     # A resumed run's weights come from its backup.
     if args.init_from and not training.epochs_done(output, args.fresh):
@@ -306,8 +332,8 @@ def predict_files(args):
         check_channels(model, image[None], what=str(path))
         # One pass gives both the map and, as its mean, the estimate.
         normalized_map = estimate_maps(model, image[None])[0]
-        value = to_natural(args.degradation, normalized_map.mean())
-        print(f"{path}\t{value:.2f}")
+        value = to_natural(args.degradation, normalized_map.mean(axis=(0, 1)))
+        print(f"{path}\t{estimate_text(args.degradation, value)}")
         if args.map:
             map_path = args.map if len(args.predict) == 1 else \
                 Path(args.map).with_stem(f"{Path(args.map).stem}_{Path(path).stem}")
@@ -315,19 +341,23 @@ def predict_files(args):
 
 
 def save_heat_map(path, image, normalized_map, degradation, value):
+    """The image beside its per-pixel map, one panel per parameter (two for mixed)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    spec = degrade.get_degradation(degradation)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
-    left.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
-    left.set_title("image")
-    shown = right.imshow(to_natural(degradation, normalized_map), vmin=spec.low, vmax=spec.high,
-                         cmap="viridis")
-    right.set_title(f"estimated {degradation} parameter (mean {value:.1f})")
-    for axis in (left, right):
+    names = degrade.parts(degradation)
+    maps = to_natural(degradation, normalized_map).reshape(*normalized_map.shape[:2], len(names))
+    values = np.atleast_1d(value)
+    figure, axes = plt.subplots(1, 1 + len(names), figsize=(4 * (1 + len(names)), 4))
+    axes[0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+    axes[0].set_title("image")
+    for index, (axis, name) in enumerate(zip(axes[1:], names)):
+        spec = degrade.get_degradation(name)
+        shown = axis.imshow(maps[..., index], vmin=spec.low, vmax=spec.high, cmap="viridis")
+        axis.set_title(f"estimated {name} parameter (mean {values[index]:.1f})")
+        figure.colorbar(shown, ax=axis, fraction=0.046)
+    for axis in axes:
         axis.axis("off")
-    figure.colorbar(shown, ax=right, fraction=0.046)
     with data.atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100, bbox_inches="tight")
     plt.close(figure)
@@ -340,7 +370,8 @@ def save_heat_map(path, image, normalized_map, degradation, value):
 def build_parser():
     parser = argparse.ArgumentParser(
         description="Train the degradation-parameter estimation network, or estimate the "
-                    "parameter (JPEG quality, noise or blur sigma) of images.")
+                    "parameter (JPEG quality, noise or blur sigma, or for mixed both noise "
+                    "sigma and JPEG quality) of images.")
     parser.add_argument("--degradation", default="jpeg", choices=list(degrade.DEGRADATIONS))
     parser.add_argument("--weights-dir", default=str(WEIGHTS_DIR))
     parser.add_argument("--predict", nargs="+", metavar="IMAGE",

@@ -28,6 +28,9 @@ epochs to go (its backup says so: still running, or stopped) is left out with a 
 The work is split by job: the sweep and its records in sweeps.py, the tables in tables.py, the
 figures in figures.py, the statistics in accuracy_stats.py; this file is the command line.
 
+--degradation mixed (beyond the paper: noise, then JPEG) sweeps every (sigma, q) pair of a grid
+instead, with heat maps (grid.py).
+
 --compare puts such tables of several settings (data size, width, join) side by side, with no
 sweep, in <dataset>_<degradation>_settings.csv and .md. --gate (beyond the paper, gate.py) mixes
 the clean-trained and the degraded-trained network by the estimated level, in
@@ -37,6 +40,8 @@ the clean-trained and the degraded-trained network by the estimated level, in
     python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise
     python evaluate.py --dataset cifar10 --degradation jpeg --params 1,10,50 --limit 200
     python evaluate.py --dataset cifar10 --degradation jpeg --estimator-only
+    python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation mixed \
+        --weights weights weights/seed1 weights/seed2
     python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise \
         --weights weights/seed0 weights/seed1 weights/seed2 weights/seed3 weights/seed4
 """
@@ -55,6 +60,7 @@ import degrade  # noqa: E402
 import estimator  # noqa: E402
 from figures import accuracy_figure, estimator_figure, gain_figure  # noqa: E402
 from gate import evaluate_gate  # noqa: E402
+from grid import evaluate_grid  # noqa: E402
 from sweeps import sweep_folders  # noqa: E402
 from tables import (  # noqa: E402
     NETWORKS, accuracy_table, estimator_markdown, interval_markdown, interval_table, network_groups,
@@ -63,10 +69,20 @@ from tables import (  # noqa: E402
 
 
 def sweep_values(degradation, text):
+    """--params: "10,20,30", or for mixed (sigma, q) pairs "0:10,25:50"; default every value."""
     if not text:
         return degrade.all_params(degradation)
-    values = np.array([float(v) for v in text.split(",")])
-    return degrade.check_params(degradation, values, len(values))
+    width = degrade.parameter_count(degradation)
+    try:
+        rows = [[float(v) for v in item.split(":")] for item in text.split(",")]
+    except ValueError:
+        rows = []
+    if not rows or any(len(row) != width for row in rows):
+        shape = "sigma:q pairs" if width > 1 else "numbers"
+        raise data.DataError(f"--params {text!r}: {degradation} takes {shape} separated by "
+                             "commas")
+    values = np.array(rows)
+    return degrade.check_params(degradation, values if width > 1 else values[:, 0], len(values))
 
 
 def check_classes(trained_on, weights_dir, dataset):
@@ -112,12 +128,14 @@ def evaluate(args):
     dataset = data.load_dataset(args.dataset)
     images, labels = dataset.x_test[: args.limit], dataset.y_test[: args.limit]
     values = sweep_values(args.degradation, args.params)
-    if args.fixed_parameter is not None:
+    if args.fixed_parameter is not None and not degrade.get_degradation(args.degradation).parts:
         degrade.check_params(args.degradation, [args.fixed_parameter], 1)
     trained_on, name = args.trained_on or dataset.name, output_name(args)
     for folder in args.weights:
         check_classes(trained_on, folder, dataset)
     folders = [Path(folder) for folder in args.weights]
+    if degrade.get_degradation(args.degradation).parts:
+        return evaluate_grid(args, folders, trained_on, name, images, labels, values)
     if args.gate:
         return evaluate_gate(args, dataset, folders, trained_on, name, images, labels, values)
     if len(folders) > 1:
@@ -226,7 +244,8 @@ def build_parser():
                         "are named <dataset>_trained-on-<NAME>_*")
     parser.add_argument("--out", default="plots", help="folder of the tables and figures")
     parser.add_argument("--limit", type=int, help="use only the first N test images")
-    parser.add_argument("--params", help="comma-separated values instead of the full sweep")
+    parser.add_argument("--params", help="comma-separated values instead of the full sweep "
+                        "(mixed: sigma:q pairs, e.g. 0:10,25:50)")
     parser.add_argument("--estimator-only", action="store_true",
                         help="only the estimator's table and figure (Tables 2, 5; Figs 4, 7)")
     parser.add_argument("--batch-size", type=int, default=512,

@@ -18,7 +18,7 @@ class Mode:
     parameter: str           # what the second input gets: one of PARAMETER_SOURCES
     label: str               # its name in tables and figures
     twin: str | None = None  # the image-only network that a parameter-aware one is compared with
-    in_paper: bool = True    # False: a control of this project's, swept only where trained
+    control: bool = False    # a control of this project's: trained on request, swept where trained
 
     @property
     def has_parameter(self):
@@ -47,11 +47,17 @@ MODES = {
     "jpg": Mode("jpeg", "none", "Jpg"),
     "est_qf": Mode("jpeg", "estimated", "Jpg+Est.QF", "jpg"),
     "known_qf": Mode("jpeg", "true", "Jpg+Known.QF", "jpg"),
-    "shuffled_qf": Mode("jpeg", "shuffled", "Jpg+Shuffled.QF", "jpg", in_paper=False),
+    "shuffled_qf": Mode("jpeg", "shuffled", "Jpg+Shuffled.QF", "jpg", control=True),
     "noisy": Mode("noise", "none", "Noisy"),
     "est_nl": Mode("noise", "estimated", "Noisy+Est.NL", "noisy"),
     "known_nl": Mode("noise", "true", "Noisy+Known.NL", "noisy"),
-    "shuffled_nl": Mode("noise", "shuffled", "Noisy+Shuffled.NL", "noisy", in_paper=False),
+    "shuffled_nl": Mode("noise", "shuffled", "Noisy+Shuffled.NL", "noisy", control=True),
+    # Beyond the paper: noise, then JPEG, and the (sigma, q) pair as the second input. The
+    # mixture study trains its placebo with the rest, so it is not an optional control here.
+    "mixed": Mode("mixed", "none", "Mixed"),
+    "est_pair": Mode("mixed", "estimated", "Mixed+Est.pair", "mixed"),
+    "known_pair": Mode("mixed", "true", "Mixed+Known.pair", "mixed"),
+    "shuffled_pair": Mode("mixed", "shuffled", "Mixed+Shuffled.pair", "mixed"),
 }
 
 
@@ -59,7 +65,7 @@ def compared_modes(degradation, controls=False):
     """The networks compared for `degradation`: the paper's (org, its image-only network and its
     parameter-aware ones) and, with `controls`, the placebo controls too."""
     return tuple(name for name, mode in MODES.items()
-                 if mode.degradation in (None, degradation) and (mode.in_paper or controls))
+                 if mode.degradation in (None, degradation) and (controls or not mode.control))
 
 
 def image_only_modes(degradation):

@@ -20,10 +20,10 @@ JOIN_LAYERS = {"dense": "features_and_parameter", "input": "parameter_plane", "f
 
 
 def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=False,
-                     dropout=0.5, spatial_dropout=0.2, parameter_join="dense"):
+                     dropout=0.5, spatial_dropout=0.2, parameter_join="dense", parameters=1):
     """VGG-like classifier. Inputs: "image" (H, W, C) pixels 0..255 and, `with_parameter`,
-    "parameter" (1,) in degrade.normalize units, joined as `parameter_join` says (JOINS).
-    Output: class probabilities.
+    "parameter" (`parameters`,) in degrade.normalize units (2 for the mixed degradation's
+    pair), joined as `parameter_join` says (JOINS). Output: class probabilities.
 
     `spatial_dropout` is the rate before the convolutions of the last block; it halves for each
     earlier block (deep features overfit most, first-layer edges least)."""
@@ -36,7 +36,7 @@ def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="centre")(image)
     join = parameter_join if with_parameter else None
     if join:
-        parameter = keras.Input((1,), name="parameter")
+        parameter = keras.Input((parameters,), name="parameter")
         inputs.append(parameter)
     if join == "input":
         x = parameter_plane(x, parameter, image_shape)
@@ -70,10 +70,10 @@ def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=
 
 
 def parameter_plane(x, parameter, image_shape):
-    """The parameter as one more image channel, the same at every pixel, as FFDNet feeds its
-    noise-level map: every convolution can condition its filters on it."""
+    """The parameter as more image channels (one per number), the same at every pixel, as
+    FFDNet feeds its noise-level map: every convolution can condition its filters on it."""
     height, width = image_shape[:2]
-    plane = keras.layers.Reshape((1, 1, 1), name="parameter_pixel")(parameter)
+    plane = keras.layers.Reshape((1, 1, parameter.shape[-1]), name="parameter_pixel")(parameter)
     plane = keras.layers.UpSampling2D((height, width), name="parameter_plane")(plane)
     return keras.layers.Concatenate(name="image_and_parameter")([x, plane])
 
@@ -106,6 +106,11 @@ def conv(features, size, name, strides=1):
 
 def has_parameter_input(model):
     return len(model.inputs) == 2
+
+
+def parameter_size(model):
+    """Numbers in the network's parameter input: 1, or 2 for the mixed degradation's pair."""
+    return model.inputs[1].shape[-1] if has_parameter_input(model) else 0
 
 
 def model_image_shape(model):

@@ -7,6 +7,8 @@
     python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation noise \
         --seeds 0,1,2,3,4          # every network five times: weights/seed0 ... weights/seed4
     python reproduce.py --dataset ../shared/data/cifar10-q75 --degradation noise --budget cpu-full
+    python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation mixed
+                                   # beyond the paper: noise, then JPEG
 
 Each stage is an ordinary command of estimator.py, classifier.py or evaluate.py, printed before it
 runs so that it can be run (or resumed) by hand. A training stage whose model exists and has been
@@ -25,7 +27,10 @@ import recipes
 import training
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_TRAIN_DIR = ROOT.parent / "shared" / "data" / "urban100"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+# The estimators' clean images: Urban100 for the paper's degradations (the shipped estimators'),
+# the three sets of recipes.THREE_SETS for mixed.
+TRAIN_DIRS = {"jpeg": ("urban100",), "noise": ("urban100",), "mixed": recipes.THREE_SETS}
 
 # What each budget trains: the estimator's recipe (a sequence of runs, each starting from the
 # model of the one before) and the classifier's recipe (both in recipes.py), for every network
@@ -43,7 +48,7 @@ BUDGETS = {
                      "known": True},
     "quick": {"estimator": recipes.ESTIMATOR_QUICK, "classifier": "quick", "known": False},
 }
-DEGRADATIONS = ("jpeg", "noise")
+DEGRADATIONS = tuple(TRAIN_DIRS)
 
 
 def budget_modes(budget, degradation):
@@ -91,10 +96,17 @@ def run_stage(title, script, arguments, output=None, epochs=None, dry_run=False)
     subprocess.run(command, cwd=ROOT, check=True)
 
 
+def default_train_dirs(degradation):
+    """TRAIN_DIRS of `degradation` in ../shared/data, if all are there; else None (the
+    estimator then trains on the dataset's own training images)."""
+    folders = [SHARED_DATA / name for name in TRAIN_DIRS[degradation]]
+    return [str(folder) for folder in folders] if all(f.is_dir() for f in folders) else None
+
+
 def reproduce(args):
     budget = BUDGETS[args.budget]
-    train_dir = ["--train-dir", *args.train_dir] if args.train_dir else ["--dataset",
-                                                                         args.dataset]
+    folders = args.train_dir or default_train_dirs(args.degradation)
+    train_dir = ["--train-dir", *folders] if folders else ["--dataset", args.dataset]
     estimator_dir = args.estimator_dir or args.weights
     runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], estimator_dir,
                           estimator_channels(args.dataset, args.degradation))
@@ -160,10 +172,9 @@ def build_parser():
                         "JPEG pipeline from scratch in well under an hour on 2 cores; paper: "
                         "the paper's sizes, for a GPU (default: %(default)s)")
     parser.add_argument("--train-dir", nargs="+", metavar="DIR",
-                        default=[str(DEFAULT_TRAIN_DIR)] if DEFAULT_TRAIN_DIR.is_dir() else None,
                         help="folders of clean images for the estimator, one training set "
-                        "(default: Urban100 in ../shared/data if present, else the dataset's "
-                        "training images)")
+                        "(default, if present in ../shared/data: Urban100; for mixed, "
+                        f"{', '.join(recipes.THREE_SETS)}; else the dataset's training images)")
     parser.add_argument("--weights", default="weights",
                         help="the estimator's folder, and the classifiers' unless --seeds")
     parser.add_argument("--estimator-dir", help="train (or find) the estimator here instead of "

@@ -16,7 +16,7 @@ import classifier
 import data
 import degrade
 import estimator
-from tables import NetworkKey, estimator_table
+from tables import NetworkKey, estimator_table, param_columns
 import training
 
 
@@ -30,10 +30,20 @@ PLACEBO_STREAM = 1
 
 
 def degraded_test_set(images, degradation, value, seed):
-    """The test set at one value; the noise draw depends only on (seed, value), so any subset of
-    values reproduces the full sweep's images."""
-    rng = np.random.default_rng([seed, int(round(value * 100))])
+    """The test set at one value (a (sigma, q) pair for mixed); the noise draw depends only on
+    (seed, value), so any subset of values reproduces the full sweep's images."""
+    rng = np.random.default_rng([seed, *value_key(value)])
     return degrade.degrade(images, degradation, value, rng)
+
+
+def value_key(value):
+    """A value (or pair) as integers that seed its random draws: hundredths."""
+    return [int(round(float(v) * 100)) for v in np.atleast_1d(value)]
+
+
+def repeated(value, count):
+    """One value (or pair) for each of `count` images: shape (count,) or (count, 2)."""
+    return np.repeat(np.asarray(value, np.float64)[None], count, axis=0)
 
 
 def placebo_parameters(degradation, count, seed, value=0):
@@ -41,18 +51,19 @@ def placebo_parameters(degradation, count, seed, value=0):
     the training distribution, independent of the images, and the same in every run of the
     sweep. The clean images get value 0's, so that noise sigma 0 and clean agree."""
     return degrade.random_params(degradation, count, np.random.default_rng(
-        [seed, int(round(value * 100)), PLACEBO_STREAM]))
+        [seed, *value_key(value), PLACEBO_STREAM]))
 
 
 def sweep(images, labels, degradation, values, networks, estimator_model, seed, batch_size,
           fixed=None, estimates=None, checkpoint=None):
-    """Return correct[name] (values x images booleans), estimates (values x images) and timings.
+    """Return correct[name] (values x images booleans), estimates (values x images, x 2 for
+    mixed) and timings.
     `estimates`: the estimator's answers from an earlier run (EstimateCache); `estimator_model`
     fills only its rows that hold NaN, and `checkpoint(estimates)` is called every
     CHECKPOINT_SECONDS while it does. `fixed`: see classify."""
     correct = {name: np.zeros((len(values), len(images)), bool) for name in networks}
     if estimates is None:
-        estimates = np.full((len(values), len(images)), np.nan)
+        estimates = np.full((len(values), len(images), *np.shape(values)[1:]), np.nan)
     timings = {"degrade (waited)": 0.0, "estimate": 0.0, "classify": 0.0}
     with ThreadPoolExecutor(1) as prefetch:  # degrade the next value while this one is classified
         start = last_checkpoint = time.perf_counter()
@@ -74,12 +85,13 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
                     last_checkpoint = time.perf_counter()
             tick = time.perf_counter()
             for name, right in classify(networks, degraded, labels, degradation, estimates[index],
-                                        np.full(len(images), value), batch_size, fixed,
+                                        repeated(value, len(images)), batch_size, fixed,
                                         placebo_parameters(degradation, len(images), seed,
                                                            value)).items():
                 correct[name][index] = right
             timings["classify"] += time.perf_counter() - tick
-            progress(index + 1, len(values), value, correct, start)
+            progress(index + 1, len(values), degrade.value_text(degradation, value), correct,
+                     start)
     timings["total"] = time.perf_counter() - start
     return correct, estimates, timings
 
@@ -122,12 +134,13 @@ def network_mode(key):
 
 
 def progress(done, total, value, correct, start):
+    """One line per value swept: `value` as text, each mode's accuracy (mean over seeds)."""
     by_mode = {}
     for key, c in correct.items():  # a seed study prints each mode's mean over seeds
         by_mode.setdefault(network_mode(key), []).append(c[done - 1].mean())
     accuracies = "  ".join(f"{mode} {np.mean(a):.3f}" for mode, a in by_mode.items())
     elapsed = time.perf_counter() - start
-    print(f"[{done:3d}/{total}] {elapsed:6.1f}s  value {value:g}: {accuracies}", flush=True)
+    print(f"[{done:3d}/{total}] {elapsed:6.1f}s  value {value}: {accuracies}", flush=True)
 
 
 def needs_estimator(networks):
@@ -150,7 +163,7 @@ class SweepRecord:
 
     def __init__(self, folder, dataset_name, degradation, condition):
         self.path = Path(folder) / f"sweep_{dataset_name}_{degradation}_{condition['id']}.npz"
-        self.condition = condition
+        self.condition, self.degradation = condition, degradation
         self.saved = dict(np.load(self.path, allow_pickle=False)) if self.path.is_file() else {}
 
     @staticmethod
@@ -184,12 +197,14 @@ class SweepRecord:
 
     def estimator_table(self):
         """The estimator's table (estimator_table) of this sweep, if kept for this estimator."""
-        if "estimator.mean" not in self.saved or \
+        if "estimator.digest" not in self.saved or \
                 str(self.saved["estimator.digest"]) != self.condition["estimator"]:
             return None
-        return pd.DataFrame({"param": self.condition["values"],
-                             "mean": self.saved["estimator.mean"],
-                             "sd": self.saved["estimator.sd"]})
+        table = pd.DataFrame(param_columns(self.degradation, self.condition["values"]))
+        for key, column in self.saved.items():
+            if key.startswith("estimator.") and key != "estimator.digest":
+                table[key.removeprefix("estimator.")] = column
+        return table
 
     def save(self, results, estimates=None):
         """Add {mode: (correct, clean accuracy or None, join, weights file)} and the estimator's
@@ -199,9 +214,11 @@ class SweepRecord:
         arrays = {key: value for key, value in self.saved.items()
                   if key.startswith("estimator.") or self.matches(key.split(".")[0])}
         if estimates is not None:
-            arrays.update({"estimator.mean": estimates["mean"].to_numpy(),
-                           "estimator.sd": estimates["sd"].to_numpy(),
-                           "estimator.digest": self.condition["estimator"]})
+            arrays = {key: value for key, value in arrays.items()
+                      if not key.startswith("estimator.")}
+            arrays.update({f"estimator.{column}": estimates[column].to_numpy()
+                           for column in estimates if not column.startswith("param")})
+            arrays["estimator.digest"] = self.condition["estimator"]
         for mode, (correct, clean, join, weights_file) in results.items():
             arrays[f"{mode}.correct"] = np.packbits(correct)
             arrays[f"{mode}.images"] = correct.shape[1]
@@ -241,7 +258,7 @@ class EstimateCache:
             return None
         with np.load(self.path) as kept:
             swept, clean = kept["sweep"], kept["clean"]
-        if swept.shape != (self.value_count, image_count) or clean.shape != (image_count,):
+        if swept.shape[:2] != (self.value_count, image_count) or len(clean) != image_count:
             return None
         return swept, clean
 
@@ -318,7 +335,7 @@ def plan_sweep(args, folders, dataset_name, images, labels, values, modes, with_
             elif path.is_file():
                 plan.networks[key] = classifier.load_classifier(dataset_name, mode, folder)
                 plan.joins[key] = classifier.parameter_join(plan.networks[key])
-            elif classifier.MODES[mode].in_paper:  # a control is swept only where trained
+            elif not classifier.MODES[mode].control:  # swept only where trained
                 warnings.warn(f"no {mode} network at {path}, nor a sweep record of it: skipped",
                               stacklevel=3)
     if modes and not plan.joins:
@@ -369,7 +386,7 @@ def run_sweep(plan, args, images, labels, values):
                                  clean_estimates, args.batch_size, args.fixed_parameter,
                                  args.seed) if plan.networks else {}
     if plan.run_estimator:
-        plan.table = estimator_table(values, estimates)
+        plan.table = estimator_table(values, estimates, args.degradation)
     save_results(plan, args.fixed_parameter, swept, swept_clean)
     plan.correct.update(swept)
     plan.clean.update(swept_clean)

@@ -16,7 +16,7 @@ import degrade
 # The networks compared for each degradation (the paper's and the placebo controls), each
 # parameter-aware network's image-only twin, and the names in tables: classifier.MODES's.
 NETWORKS = {degradation: classifier.compared_modes(degradation, controls=True)
-            for degradation in ("jpeg", "noise")}
+            for degradation in ("jpeg", "noise", "mixed")}
 
 
 TWINS = {name: mode.twin for name, mode in classifier.MODES.items() if mode.twin}
@@ -129,9 +129,26 @@ def interval_markdown(table, correct, dataset_name, degradation, paper, images, 
     return "\n".join(lines) + "\n"
 
 
-def estimator_table(values, estimates):
-    return pd.DataFrame({"param": values, "mean": estimates.mean(axis=1),
-                         "sd": estimates.std(axis=1)})
+def estimator_table(values, estimates, degradation):
+    """The estimator's mean and SD over the images at each value: columns param, mean, sd; for
+    mixed, param_<part>, mean_<part>, sd_<part> for each part (noise, jpeg)."""
+    table = pd.DataFrame(param_columns(degradation, values))
+    if not degrade.get_degradation(degradation).parts:
+        table["mean"], table["sd"] = estimates.mean(axis=1), estimates.std(axis=1)
+        return table
+    for index, part in enumerate(degrade.parts(degradation)):
+        table[f"mean_{part}"] = estimates[..., index].mean(axis=1)
+        table[f"sd_{part}"] = estimates[..., index].std(axis=1)
+    return table
+
+
+def param_columns(degradation, values):
+    """The swept values as table columns: {"param": values}, or for mixed one per part."""
+    values = np.asarray(values, np.float64)
+    if not degrade.get_degradation(degradation).parts:
+        return {"param": values}
+    return {f"param_{part}": values[:, index]
+            for index, part in enumerate(degrade.parts(degradation))}
 
 
 def estimator_markdown(table, dataset_name, degradation, images):
@@ -199,18 +216,27 @@ def group_label(name):
     return NetworkGroup.parse(name).label
 
 
+def value_groups(values, degradation):
+    """The rows of a seed table: (name, which values it holds) for each interval of Eq. (1), or
+    for mixed each (sigma, q) pair of the two-dimensional sweep on its own."""
+    if degrade.get_degradation(degradation).parts:
+        return [(degrade.value_text(degradation, value), np.all(values == value, axis=1))
+                for value in values]
+    return [(f"{low}-{high}", (values >= low) & (values <= high))
+            for low, high in INTERVALS[degradation]]
+
+
 def seed_table(values, correct, clean, groups, degradation, paper):
-    """One row per interval (and "clean") and network: mean, SD and count over seeds of the
-    interval accuracy; for a parameter-aware network, its gain over its twin and interval."""
+    """One row per interval (each pair for mixed; and "clean") and network: mean, SD and count
+    over seeds of the interval accuracy; for a parameter-aware network, its gain over its twin
+    and interval."""
     rows = []
     paper_numbers = PAPER_INTERVALS.get(paper) or {}
-    for position, (low, high) in enumerate(INTERVALS[degradation]):
-        inside = (values >= low) & (values <= high)
+    for position, (interval, inside) in enumerate(value_groups(values, degradation)):
         for group, folders in groups.items():
             mode = group.mode
-            row = {"interval": f"{low}-{high}", "network": group.name,
-                   "values": int(inside.sum()),
-                   "paper": paper_numbers.get(mode, (np.nan,) * 5)[position]}
+            row = {"interval": interval, "network": group.name, "values": int(inside.sum()),
+                   "paper": paper_numbers[mode][position] if mode in paper_numbers else np.nan}
             rows.append(row)
             if not inside.any():  # a --params sweep that left this interval out
                 row.update({"mean": np.nan, "sd": np.nan, "seeds": len(folders)})

@@ -41,8 +41,9 @@ def synthetic_dataset(path, shape, train=12, test=6, seed=0):
 
 
 def tiny_estimators(weights_dir, channels):
-    for name in ("jpeg", "noise"):
-        estimator.build_estimator(channels, features=4).save(
+    for name in ("jpeg", "noise", "mixed"):
+        estimator.build_estimator(channels, features=4,
+                                  outputs=degrade.parameter_count(name)).save(
             estimator.weights_path(name, weights_dir, channels))
 
 
@@ -64,11 +65,13 @@ def test_every_mode_trains_and_saves_a_model_of_the_right_shape(mode, tmp_path, 
     model = classifier.load_classifier("toy", mode, tmp_path)
     assert tuple(model.inputs[0].shape) == (None, *shape)
     with_parameter = classifier.MODES[mode].has_parameter
-    assert [tuple(i.shape) for i in model.inputs[1:]] == ([(None, 1)] if with_parameter else [])
+    degradation = classifier.MODES[mode].degradation
+    # One number beside the image, or for the mixed degradation its (sigma, q) pair.
+    size = degrade.parameter_count(degradation) if with_parameter else 0
+    assert [tuple(i.shape) for i in model.inputs[1:]] == ([(None, size)] if size else [])
     assert tuple(model.outputs[0].shape) == (None, len(CLASSES))
     images = np.zeros((3, *shape), np.uint8)
-    degradation = classifier.MODES[mode].degradation
-    params = np.array([10.0, 20.0, 30.0]) if with_parameter else None
+    params = degrade.random_params(degradation, 3, 0) if with_parameter else None
     probabilities = classifier.predict_probabilities(model, images, params, degradation)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
     assert (tmp_path / "classifier_toy.classes.txt").read_text().split() == list(CLASSES)
@@ -115,6 +118,31 @@ def test_predict_prints_the_estimated_qf_and_five_classes(tmp_path, capsys):
     assert 1 <= float(resized) <= 100 and 1 <= float(own) <= 100
     assert [line.split()[0] for line in lines[1:6]] == ["1.", "2.", "3.", "4.", "5."]
     assert {line.split()[1] for line in lines[1:6]} <= set(CLASSES)
+
+
+def test_the_mixed_modes_read_and_print_a_pair(tmp_path, capsys):
+    """known_pair is told (sigma, q) with --param, est_pair estimates both; each answer names
+    the pair, and a single number for a pair is a one-line error."""
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    tiny_estimators(tmp_path, 3)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (16, 16, 3), np.uint8)).save(photo)
+    for mode, told in (("known_pair", ["--param", "10", "30"]), ("est_pair", [])):
+        assert run(capsys, "--mode", mode, "--dataset", dataset, "--weights-dir", tmp_path,
+                   *TINY)[0] == 0
+        status, out, err = run(capsys, "--mode", mode, "--dataset", dataset, "--weights-dir",
+                               tmp_path, "--predict", photo, *told)
+        assert status == 0, err
+        header = out.splitlines()[0]
+        if told:
+            assert header == f"{photo}: true noise sigma and QF 10.0 and 30.0"
+        else:
+            sigma, q = map(float, re.fullmatch(r".*: estimated noise sigma and QF ([\d.]+) and "
+                                               r"([\d.]+)", header).groups())
+            assert 0 <= sigma <= 50 and 1 <= q <= 100
+    status, _, err = run(capsys, "--mode", "known_pair", "--dataset", dataset, "--weights-dir",
+                         tmp_path, "--predict", photo, "--param", "10")
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "pair per image" in err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -372,7 +400,7 @@ def test_the_shuffled_parameter_has_the_true_ones_distribution_and_no_informatio
         inputs = classifier.degraded_inputs(images, mode, np.random.default_rng(0))
         true = degrade.random_params(degradation, count, np.random.default_rng(0))
         fed = degrade.denormalize(degradation, inputs["parameter"][:, 0])
-        low, high = classifier.parameter_range(degradation)
+        low, high = degrade.parameter_range(degradation)
         assert abs(np.corrcoef(true, fed)[0, 1]) < 0.05  # 3 standard errors at 4000 draws
         assert low <= fed.min() and fed.max() <= high
         # Uniform over the range, as the true parameter: its quartiles within 3% of the range.

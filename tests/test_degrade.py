@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import data
 import degrade
 
 SCRIPT = Path(__file__).resolve().parents[1] / "degrade.py"
@@ -111,6 +112,48 @@ def test_mixture_applies_stages_in_order():
     np.testing.assert_array_equal(degrade.mixture(images, rng_params, rng=3), expected)
     with pytest.raises(ValueError, match="unknown"):
         degrade.mixture(images, {"sharpen": 1})
+
+
+def test_mixed_is_noise_then_jpeg_with_a_pair_per_image():
+    images = textured(count=3)
+    pairs = np.array([[5.0, 30], [0.0, 90], [20.0, 10]])
+    expected = degrade.jpeg(degrade.noise(images, pairs[:, 0], rng=np.random.default_rng(3)),
+                            pairs[:, 1])
+    np.testing.assert_array_equal(degrade.degrade(images, "mixed", pairs, rng=3), expected)
+    # One pair applies to every image.
+    np.testing.assert_array_equal(degrade.degrade(images, "mixed", [5.0, 30], rng=3),
+                                  degrade.degrade(images, "mixed", np.tile([5.0, 30], (3, 1)),
+                                                  rng=3))
+    with pytest.raises(ValueError, match="noise: parameter 60 is out of range"):
+        degrade.degrade(images, "mixed", [60, 30])
+    with pytest.raises(ValueError, match="jpeg: parameter 0 is out of range"):
+        degrade.degrade(images, "mixed", [10, 0])
+    with pytest.raises(ValueError, match="pair per image"):
+        degrade.degrade(images, "mixed", [10, 20, 30])
+
+
+def test_mixed_parameters_are_drawn_independently_over_both_ranges():
+    pairs = degrade.random_params("mixed", 4000, np.random.default_rng(0))
+    sigma, q = pairs.T
+    assert pairs.shape == (4000, 2) and degrade.parts("mixed") == ("noise", "jpeg")
+    assert 0 <= sigma.min() and sigma.max() <= 50 and sigma.max() > 49
+    assert set(np.unique(q)) == set(range(1, 101))
+    assert abs(np.corrcoef(sigma, q)[0, 1]) < 0.05
+    np.testing.assert_allclose(degrade.denormalize("mixed", degrade.normalize("mixed", pairs)),
+                               pairs)
+    assert 0 <= degrade.normalize("mixed", pairs).min() and \
+        degrade.normalize("mixed", pairs).max() <= 1
+    grid = degrade.all_params("mixed")  # sigma 0..50 by 10 times q 10..100 by 10
+    assert grid.shape == (60, 2) and tuple(grid[0]) == (0, 10) and tuple(grid[-1]) == (50, 100)
+
+
+def test_mixed_on_the_command_line(tmp_path):
+    image = textured(count=1)[0]
+    data.write_image(tmp_path / "in.png", image)
+    assert degrade.main([str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--degradation",
+                         "mixed", "--param", "noise=10,jpeg=30", "--seed", "2"]) == 0
+    expected = degrade.degrade(image[None], "mixed", [10, 30], rng=np.random.default_rng(2))[0]
+    np.testing.assert_array_equal(data.read_image(tmp_path / "out.png"), expected)
 
 
 @pytest.mark.parametrize("name,value,message", [

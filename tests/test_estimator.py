@@ -241,6 +241,37 @@ def test_predict_prints_estimates_and_map(tmp_path):
     assert (tmp_path / "m_a.png").exists() and (tmp_path / "m_b.png").exists()
 
 
+def test_a_mixed_estimator_maps_two_parameters_and_prints_both(tmp_path, clean_folder):
+    """Noise, then JPEG: a two-channel map (sigma and q per pixel), trained, saved, loaded and
+    asked for a photo's pair."""
+    x, y = estimator.PatchBatches([np.zeros((20, 20, 3), np.uint8) + 99], "mixed", 8, 5, steps=1,
+                                  seed=0)[0]
+    assert y.shape == (5, 8, 8, 2) and np.all(y == y[:, :1, :1])
+    pairs = estimator.to_natural("mixed", y[:, 0, 0])
+    np.testing.assert_allclose(pairs[:, 1], np.round(pairs[:, 1]), atol=1e-4)  # q an integer
+    args = train_args(clean_folder, 1, 2)
+    args[args.index("noise")] = "mixed"
+    result = run(*args, "--loss", "image", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    model = estimator.load_estimator("mixed", tmp_path / "weights")
+    assert model.outputs[0].shape[-1] == 2
+    images = np.random.default_rng(0).integers(0, 256, (3, 12, 16, 3), dtype=np.uint8)
+    assert estimator.estimate_maps(model, images).shape == (3, 12, 16, 2)
+    estimates = estimator.estimate(model, images, "mixed")
+    assert estimates.shape == (3, 2)
+    assert np.all((0 <= estimates[:, 0]) & (estimates[:, 0] <= 50))
+    assert np.all((1 <= estimates[:, 1]) & (estimates[:, 1] <= 100))
+    Image.fromarray(images[0]).save(tmp_path / "a.png")
+    result = run("--degradation", "mixed", "--predict", "a.png", "--map", "m.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"a.png\tsigma \d+\.\d\d  q \d+\.\d\d", result.stdout), result.stdout
+    assert (tmp_path / "m.png").exists()
+    # A one-parameter estimator under the mixed name is refused, with the reason.
+    estimator.build_estimator(features=4).save(tmp_path / "weights/estimator_mixed.keras")
+    with pytest.raises(data.DataError, match="1 parameter.*mixed has 2"):
+        estimator.load_estimator("mixed", tmp_path / "weights")
+
+
 @pytest.mark.skipif(not CIFAR_SUBSET.is_file(), reason=f"real data not found at {CIFAR_SUBSET}")
 @pytest.mark.skipif(not (REPO / "weights" / "estimator_jpeg.keras").is_file(),
                     reason="the shipped JPEG estimator is not in weights/")

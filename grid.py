@@ -1,0 +1,213 @@
+"""Beyond the paper: the mixed degradation (Gaussian noise, then JPEG) on a two-dimensional
+sweep, every (sigma, q) pair of degrade.MIXED_SWEEP. evaluate.py --degradation mixed comes here.
+
+The seed table (tables.seed_table) has one row per pair, so every network's mean and SD over
+seeds and every parameter-aware network's gain over the image-only one, with its interval over
+seeds and test images, are the seed study's own. Outputs, in --out:
+
+  <dataset>_mixed_grid.csv            per pair and network: mean, SD, seeds; gain and interval
+  <dataset>_mixed_grid.md             the same as sigma x q grids
+  <dataset>_mixed_grid_accuracy.png   heat maps: accuracy of every network
+  <dataset>_mixed_grid_gain.png       heat maps: each parameter-aware network's gain
+  <dataset>_mixed_estimator.csv, .md  (--estimator-only) the mixed estimator's mean and SD of
+                                      sigma and of q at every pair, beside the noise and the
+                                      JPEG estimators' answers on the same images
+"""
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import data
+import degrade
+import estimator
+from figures import pyplot, save_figure
+from sweeps import degraded_test_set, sweep_folders
+from tables import (LABELS, NETWORKS, NO_VALUE, gain_text, group_label, network_groups,
+                    param_columns, seed_table, value_groups, write_csv, write_text)
+
+DEGRADATION = degrade.MIXED.name
+ROWS, COLUMNS = degrade.MIXED.parts  # sigma down the grids, q across
+
+
+def evaluate_grid(args, folders, dataset_name, outputs_name, images, labels, values):
+    """The two-dimensional sweep of every network of `folders`, or with --estimator-only the
+    estimators' grid table."""
+    if args.fixed_parameter is not None or args.gate:
+        raise data.DataError("--fixed-parameter and --gate take a single degradation (jpeg, "
+                             "noise), not mixed")
+    if args.estimator_only:
+        return evaluate_estimators(args, folders, outputs_name, images, values)
+    correct, clean, joins, _ = sweep_folders(args, folders, dataset_name, images, labels, values,
+                                             NETWORKS[DEGRADATION])
+    table = grid_table(values, correct, clean, network_groups(joins))
+    stem = Path(args.out) / f"{outputs_name}_{DEGRADATION}_grid"
+    write_csv(table, f"{stem}.csv")
+    markdown = grid_markdown(table, outputs_name, len(images), len(folders))
+    write_text(markdown, f"{stem}.md")
+    accuracy_maps(table, f"{stem}_accuracy.png")
+    drawn = gain_maps(table, f"{stem}_gain.png")
+    print("\n" + markdown)
+    print(f"wrote {stem.name}.csv, .md, _accuracy.png" + (", _gain.png" if drawn else "")
+          + f" in {args.out}")
+
+
+def grid_table(values, correct, clean, groups):
+    """The seed table with one row per pair, and the pair's sigma and q as columns."""
+    table = seed_table(values, correct, clean, groups, DEGRADATION, None)
+    pairs = {name: value for (name, _), value in zip(value_groups(values, DEGRADATION), values)}
+    for index, part in enumerate(degrade.MIXED.parts):
+        table.insert(1 + index, part, [pairs[name][index] if name in pairs else np.nan
+                                       for name in table["interval"]])
+    return table
+
+
+def grid_of(table, network, column):
+    """A (sigma rows x q columns) DataFrame of `column` for one network."""
+    rows = table[(table["network"] == network) & table[ROWS].notna()]
+    return rows.pivot(index=ROWS, columns=COLUMNS, values=column)
+
+
+def grid_markdown(table, dataset_name, images, folders):
+    networks = list(dict.fromkeys(table["network"]))
+    lines = [f"Noise, then JPEG, on {dataset_name} ({images} test images, {folders} weights "
+             "folder(s)): accuracy at each (sigma, q), mean over seeds (SD where there are "
+             "several); rows sigma, columns q."]
+    for network in networks:
+        means, sds = grid_of(table, network, "mean"), grid_of(table, network, "sd")
+        seeds = int(table.loc[table["network"] == network, "seeds"].max())
+        lines += ["", f"**{group_label(network)}** ({seeds} seed(s))", ""]
+        lines += markdown_grid(means, lambda r, c: f"{means.loc[r, c]:.3f}" + (
+            "" if np.isnan(sds.loc[r, c]) else f" +- {sds.loc[r, c]:.3f}"))
+        clean = table[(table["network"] == network) & (table["interval"] == "clean")]
+        if len(clean):
+            lines += ["", f"Clean test images: {clean['mean'].iloc[0]:.3f}."]
+    for network in aware_networks(table):
+        gains = grid_of(table, network, "gain")
+        low, high = grid_of(table, network, "gain_ci_low"), grid_of(table, network, "gain_ci_high")
+        twin = table.loc[table["network"] == network, "twin"].dropna().iloc[0]
+        lines += ["", f"**{group_label(network)} - {LABELS[twin]}**: gain, mean over seeds [95% "
+                  "interval over seeds and test images]", ""]
+        lines += markdown_grid(gains, lambda r, c: NO_VALUE if np.isnan(gains.loc[r, c]) else
+                               gain_text(gains.loc[r, c], low.loc[r, c], high.loc[r, c]))
+    return "\n".join(lines) + "\n"
+
+
+def markdown_grid(frame, cell):
+    """A Markdown table of `frame`'s rows (sigma) and columns (q), each cell written by cell()."""
+    lines = ["| sigma \\ q | " + " | ".join(f"{c:g}" for c in frame.columns) + " |",
+             "|" + "---|" * (len(frame.columns) + 1)]
+    for r in frame.index:
+        lines.append(f"| {r:g} | " + " | ".join(cell(r, c) for c in frame.columns) + " |")
+    return lines
+
+
+def aware_networks(table):
+    return [network for network in dict.fromkeys(table["network"])
+            if table.loc[table["network"] == network, "gain"].notna().any()]
+
+
+def accuracy_maps(table, path):
+    networks = list(dict.fromkeys(table["network"]))
+    heat_maps({group_label(n): grid_of(table, n, "mean") for n in networks}, path,
+              "accuracy", 0.0, 1.0, "viridis")
+
+
+def gain_maps(table, path):
+    """Each parameter-aware network's gain over the image-only one; False if there is none."""
+    networks = aware_networks(table)
+    if not networks:
+        return False
+    gains = {group_label(n): grid_of(table, n, "gain") for n in networks}
+    reach = max(0.05, max(np.nanmax(np.abs(g.to_numpy())) for g in gains.values()))
+    heat_maps(gains, path, "gain over the image-only network", -reach, reach, "RdBu")
+    return True
+
+
+def heat_maps(grids, path, what, low, high, colours):
+    """One panel per grid (sigma rows x q columns), each cell printed with its value."""
+    plt = pyplot()
+    figure, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 3.6), squeeze=False)
+    for axis, (title, grid) in zip(axes[0], grids.items()):
+        shown = axis.imshow(grid.to_numpy(), cmap=colours, vmin=low, vmax=high, origin="lower",
+                            aspect="auto")
+        axis.set_xticks(range(len(grid.columns)), [f"{c:g}" for c in grid.columns])
+        axis.set_yticks(range(len(grid.index)), [f"{r:g}" for r in grid.index])
+        axis.set_xlabel("JPEG quality q")
+        axis.set_ylabel("noise sigma")
+        axis.set_title(title, fontsize=9)
+        for (r, c), value in np.ndenumerate(grid.to_numpy()):
+            if not np.isnan(value):
+                axis.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6)
+    figure.colorbar(shown, ax=axes[0].tolist(), label=what, fraction=0.03)
+    save_figure(figure, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimators on the grid
+# ---------------------------------------------------------------------------------------------
+def estimators_here(folder, channels):
+    """{name: model} of the mixed estimator (required) and the single-degradation ones that
+    exist beside it, each of which reads only its own part."""
+    models = {DEGRADATION: estimator.load_estimator(DEGRADATION, folder, channels)}
+    for part in degrade.MIXED.parts:
+        try:
+            models[part] = estimator.load_estimator(part, folder, channels)
+        except data.DataError:
+            print(f"no {part} estimator in {folder}: its column is left out")
+    return models
+
+
+def evaluate_estimators(args, folders, outputs_name, images, values):
+    models = estimators_here(args.estimator_dir or folders[0], images.shape[-1])
+    estimates = {name: np.zeros((len(values), len(images), degrade.parameter_count(name)))
+                 for name in models}
+    start = time.perf_counter()
+    for index, value in enumerate(values):
+        degraded = degraded_test_set(images, DEGRADATION, value, args.seed)
+        for name, model in models.items():
+            estimates[name][index] = estimator.estimate(model, degraded, name).reshape(
+                len(images), -1)
+        print(f"[{index + 1:3d}/{len(values)}] {time.perf_counter() - start:6.1f}s  "
+              f"{degrade.value_text(DEGRADATION, value)}", flush=True)
+    table = estimator_grid_table(values, estimates)
+    stem = Path(args.out) / f"{outputs_name}_{DEGRADATION}_estimator"
+    write_csv(table, f"{stem}.csv")
+    markdown = estimator_grid_markdown(table, outputs_name, len(images))
+    write_text(markdown, f"{stem}.md")
+    print("\n" + markdown)
+    print(f"wrote {stem.name}.csv, .md in {args.out}")
+
+
+def estimator_grid_table(values, estimates):
+    """Per pair: param_noise, param_jpeg; the mixed estimator's mean_/sd_<part>; and each single
+    estimator's <part>_alone_mean and _sd, its answer for its own part."""
+    table = pd.DataFrame(param_columns(DEGRADATION, values))
+    for name, answers in estimates.items():
+        for index, part in enumerate(degrade.parts(name)):
+            mean, sd = (f"mean_{part}", f"sd_{part}") if name == DEGRADATION else \
+                (f"{part}_alone_mean", f"{part}_alone_sd")
+            table[mean], table[sd] = answers[..., index].mean(axis=1), answers[..., index].std(
+                axis=1)
+    return table
+
+
+def estimator_grid_markdown(table, dataset_name, images):
+    lines = [f"Estimates under noise, then JPEG, on {dataset_name} ({images} test images): mean "
+             "+- SD over the images at each true (sigma, q). 'mixed' is the two-channel "
+             "estimator; 'alone' the single-degradation estimator of that parameter on the "
+             "same images.", ""]
+    columns = []
+    for part in degrade.MIXED.parts:
+        unit = degrade.get_degradation(part).unit
+        columns.append((f"mixed: {unit}", f"mean_{part}", f"sd_{part}"))
+        if f"{part}_alone_mean" in table:
+            columns.append((f"alone: {unit}", f"{part}_alone_mean", f"{part}_alone_sd"))
+    lines += ["| sigma | q | " + " | ".join(name for name, _, _ in columns) + " |",
+              "|" + "---|" * (len(columns) + 2)]
+    for row in table.to_dict("records"):
+        cells = [f"{row[mean]:.1f} +- {row[sd]:.1f}" for _, mean, sd in columns]
+        lines.append(f"| {row['param_noise']:g} | {row['param_jpeg']:g} | " + " | ".join(cells)
+                     + " |")
+    return "\n".join(lines) + "\n"
