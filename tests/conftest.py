@@ -1,5 +1,16 @@
 """Shared by every test file."""
+import numpy as np
 import pytest
+
+
+def random_npz(path, train, test, shape, classes):
+    """An .npz dataset of random uint8 images, labels cycling through `classes`."""
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 256, (train, *shape), dtype=np.uint8),
+             y_train=np.arange(train) % classes,
+             x_test=rng.integers(0, 256, (test, *shape), dtype=np.uint8),
+             y_test=np.arange(test) % classes)
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import data
 import estimator
 import evaluate
 import gate
+from conftest import random_npz
 
 SHAPE, CLASSES = (16, 16, 3), 3
 
@@ -51,11 +52,7 @@ def test_a_jpeg_gate_rises_with_the_quality():
 
 @pytest.fixture
 def two_seeds(tmp_path):
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "tiny.npz", x_train=rng.integers(0, 256, (40, *SHAPE), dtype=np.uint8),
-             y_train=np.arange(40) % CLASSES,
-             x_test=rng.integers(0, 256, (12, *SHAPE), dtype=np.uint8),
-             y_test=np.arange(12) % CLASSES)
+    random_npz(tmp_path / "tiny.npz", 40, 12, SHAPE, CLASSES)
     for seed in (0, 1):
         folder = tmp_path / f"seed{seed}"
         folder.mkdir()

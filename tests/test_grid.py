@@ -10,6 +10,7 @@ import estimator
 import evaluate
 import grid
 import sweeps
+from conftest import random_npz
 
 SHAPE, CLASSES = (16, 16, 3), 3
 MODES = ("org", "mixed", "est_pair", "known_pair", "shuffled_pair")
@@ -20,11 +21,7 @@ PAIRS = "0:10,0:90,30:10,30:90"  # sigma:q
 def two_seeds(tmp_path):
     """Untrained width-2 networks of every mixed mode in two seed folders, and tiny mixed,
     noise and JPEG estimators beside them."""
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "tiny.npz", x_train=rng.integers(0, 256, (8, *SHAPE), dtype=np.uint8),
-             y_train=np.arange(8) % CLASSES,
-             x_test=rng.integers(0, 256, (12, *SHAPE), dtype=np.uint8),
-             y_test=np.arange(12) % CLASSES)
+    random_npz(tmp_path / "tiny.npz", 8, 12, SHAPE, CLASSES)
     for seed in (0, 1):
         folder = tmp_path / f"seed{seed}"
         folder.mkdir()
