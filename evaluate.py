@@ -63,9 +63,9 @@ from gate import evaluate_gate  # noqa: E402
 from grid import evaluate_grid  # noqa: E402
 from sweeps import sweep_folders  # noqa: E402
 from tables import (  # noqa: E402
-    NETWORKS, accuracy_table, estimator_markdown, interval_markdown, interval_table, network_groups,
-    paper_key, read_results, seed_markdown, seed_table, settings_markdown,
-    settings_table, write_csv, write_text)
+    NETWORKS, accuracy_table, estimator_markdown, estimators_markdown, interval_markdown,
+    interval_table, network_groups, paper_key, read_results, seed_markdown, seed_table,
+    settings_markdown, settings_table, write_csv, write_text)
 
 
 def sweep_values(degradation, text):
@@ -206,12 +206,15 @@ def write_seed_outputs(args, dataset_name, values, correct, clean, groups, image
 def compare(args):
     """--compare: the tables of earlier evaluations side by side, no sweep."""
     settings = []
-    for text in args.compare:
-        label, separator, paths = text.partition("=")
-        if not separator or not label or not paths:
-            raise data.DataError(f"--compare {text!r}: expected LABEL=TABLE or "
-                                 "LABEL=TABLE,FIXED_TABLE")
-        tables = [read_results(path) for path in paths.split(",")]
+    given = [compare_item(text) for text in args.compare]
+    estimators = [paths[0].endswith("_estimator.csv") for _, paths in given]
+    if any(estimators):
+        if not all(estimators) or any(len(paths) > 1 for _, paths in given):
+            raise data.DataError("--compare takes either _estimator.csv tables, one per label, "
+                                 "or classifier tables, not both")
+        return compare_estimators(args, {label: paths[0] for label, paths in given})
+    for text, (label, paths) in zip(args.compare, given):
+        tables = [read_results(path) for path in paths]
         if len(tables) > 2:
             raise data.DataError(f"--compare {text!r}: at most a table and its ablation")
         settings.append((label, tables[0], tables[1] if len(tables) == 2 else None))
@@ -223,6 +226,32 @@ def compare(args):
     write_text(markdown, f"{stem}.md")
     print(markdown)
     print(f"wrote {stem.name}.csv, .md in {args.out}")
+
+
+def compare_item(text):
+    """LABEL=TABLE[,FIXED] -> (label, [paths])."""
+    label, separator, paths = text.partition("=")
+    if not separator or not label or not paths:
+        raise data.DataError(f"--compare {text!r}: expected LABEL=TABLE or "
+                             "LABEL=TABLE,FIXED_TABLE")
+    return label, paths.split(",")
+
+
+def compare_estimators(args, paths):
+    """Estimators' tables (evaluate.py --estimator-only) side by side: Table 2 / 5 with each
+    one's bias, and Figure 4 / 7 with every curve; <dataset>_<degradation>_estimators.*."""
+    for path in paths.values():
+        if not Path(path).is_file():
+            raise data.DataError(f"{path} does not exist: run evaluate.py --estimator-only first")
+    tables = {label: pd.read_csv(path) for label, path in paths.items()}
+    stem = Path(args.out) / f"{output_name(args)}_{args.degradation}_estimators"
+    write_csv(pd.concat([table.assign(estimator=label) for label, table in tables.items()],
+                        ignore_index=True), f"{stem}.csv")
+    markdown = estimators_markdown(tables, args.degradation)
+    write_text(markdown, f"{stem}.md")
+    estimator_figure(tables, args.degradation, f"{stem}.png")
+    print(markdown)
+    print(f"wrote {stem.name}.csv, .md, .png in {args.out}")
 
 
 def build_parser():
@@ -257,7 +286,8 @@ def build_parser():
                         help="instead of sweeping, put earlier evaluations side by side (data "
                         "size, width, join): each TABLE an _intervals.csv or _seeds.csv, FIXED "
                         "the same networks' --fixed-parameter table; writes "
-                        "<dataset>_<degradation>_settings.csv and .md")
+                        "<dataset>_<degradation>_settings.csv and .md. Or estimators: each TABLE "
+                        "an _estimator.csv; writes _estimators.csv, .md and .png")
     parser.add_argument("--gate", action="store_true",
                         help="beyond the paper: mix the clean-trained and the degraded-trained "
                         "network (org and noisy, or org and jpg) of each --weights folder with "

@@ -50,13 +50,21 @@ def accuracy_figure(table, dataset_name, degradation, path):
 
 
 def estimator_figure(table, degradation, path):
-    """Estimated against true parameter (Figs 4, 7), with the paper's Table 2 / 5 (mean +- SD)."""
+    """Estimated against true parameter (Figs 4, 7), with the paper's Table 2 / 5 (mean +- SD).
+    `table`: one estimator's table, or {label: table} of several, each drawn as its mean and a
+    band of +- SD."""
     plt = pyplot()
     spec = degrade.get_degradation(degradation)
     figure, axis = plt.subplots(figsize=(5, 5))
     axis.plot([spec.low, spec.high], [spec.low, spec.high], color="grey", lw=0.8, label="truth")
-    axis.errorbar(table["param"], table["mean"], yerr=table["sd"], fmt=".", capsize=2,
-                  label="estimate (mean +- SD)")
+    if isinstance(table, dict):
+        for label, one in table.items():
+            line, = axis.plot(one["param"], one["mean"], lw=1.2, label=f"{label} (mean +- SD)")
+            axis.fill_between(one["param"], one["mean"] - one["sd"], one["mean"] + one["sd"],
+                              color=line.get_color(), alpha=0.2)
+    else:
+        axis.errorbar(table["param"], table["mean"], yerr=table["sd"], fmt=".", capsize=2,
+                      label="estimate (mean +- SD)")
     paper = PAPER_ESTIMATES.get(degradation)
     if paper:
         values = list(paper)

@@ -164,6 +164,24 @@ def estimator_markdown(table, dataset_name, degradation, images):
     return "\n".join(lines) + "\n"
 
 
+def estimators_markdown(tables, degradation):
+    """Several estimators' tables ({label: table}) at the paper's values of Table 2 / 5: each
+    one's mean +- SD and its bias (mean - truth), the paper's beside them."""
+    paper = PAPER_ESTIMATES[degradation]
+    lines = [f"Estimators side by side, {degradation}: mean +- SD (bias) at each true value; the "
+             f"paper's Table {PAPER_ESTIMATE_TABLES[degradation]} (CIFAR-10) last.", "",
+             "| true | " + " | ".join(tables) + " | paper |", "|" + "---|" * (len(tables) + 2)]
+    for value, (paper_mean, paper_sd) in paper.items():
+        cells = []
+        for table in tables.values():
+            row = table[np.isclose(table["param"], value)]
+            cells.append(f"{row['mean'].iloc[0]:.2f} +- {row['sd'].iloc[0]:.2f} "
+                         f"({row['mean'].iloc[0] - value:+.2f})" if len(row) else NO_VALUE)
+        lines.append(f"| {value} | " + " | ".join(cells) +
+                     f" | {paper_mean:.2f} +- {paper_sd:.2f} ({paper_mean - value:+.2f}) |")
+    return "\n".join(lines) + "\n"
+
+
 def write_csv(table, path):
     with data.atomic_output(path) as temporary:
         table.to_csv(temporary, index=False, float_format="%.6f")

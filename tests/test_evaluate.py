@@ -524,6 +524,26 @@ def test_estimator_figure_draws_the_papers_table(drawn_figures, degradation):
     assert "true " in drawn_figures[0].axes[0].get_xlabel()
 
 
+def test_compare_sets_estimators_side_by_side_with_their_bias(tmp_path, drawn_figures):
+    values = np.arange(1.0, 101.0)
+    for name, shift in (("old", -2.0), ("new", 0.5)):
+        table = pd.DataFrame({"param": values, "mean": values + shift, "sd": np.full(100, 3.0)})
+        tables.write_csv(table, tmp_path / f"{name}_estimator.csv")
+    assert evaluate.main(["--dataset", "cifar10", "--degradation", "jpeg", "--out", str(tmp_path),
+                          "--compare", f"shipped={tmp_path / 'old_estimator.csv'}",
+                          f"three sets={tmp_path / 'new_estimator.csv'}"]) == 0
+    markdown = (tmp_path / "cifar10_jpeg_estimators.md").read_text()
+    assert "| true | shipped | three sets | paper |" in markdown
+    assert "| 40 | 38.00 +- 3.00 (-2.00) | 40.50 +- 3.00 (+0.50) | 40.93 +- 3.91 (+0.93) |" in \
+        markdown
+    assert len(pd.read_csv(tmp_path / "cifar10_jpeg_estimators.csv")) == 200
+    assert [line.get_label() for line in drawn_figures[0].axes[0].get_lines()][1:3] == [
+        "shipped (mean +- SD)", "three sets (mean +- SD)"]
+    # Estimator and classifier tables do not mix.
+    assert evaluate.main(["--degradation", "jpeg", "--out", str(tmp_path), "--compare",
+                          f"a={tmp_path / 'old_estimator.csv'}", "b=x_seeds.csv"]) == 2
+
+
 def test_replot_redraws_the_figures_from_the_tables(tiny_setup, drawn_figures):
     assert run_evaluate(tiny_setup, "--degradation", "noise", "--params", "0,25") == 0
     drawn = len(drawn_figures)
