@@ -276,7 +276,8 @@ def build_parser():
     parser.add_argument("--params", help="comma-separated values instead of the full sweep "
                         "(mixed: sigma:q pairs, e.g. 0:10,25:50)")
     parser.add_argument("--estimator-only", action="store_true",
-                        help="only the estimator's table and figure (Tables 2, 5; Figs 4, 7)")
+                        help="only the estimator's table and figure (Tables 2, 5; Figs 4, 7); "
+                        "for mixed, the grid table of the mixed, noise and JPEG estimators")
     parser.add_argument("--batch-size", type=int, default=512,
                         help="classifier inference batch (the estimator picks its own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise and bootstrap")
