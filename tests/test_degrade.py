@@ -257,6 +257,23 @@ def test_cli_dataset(tmp_path):
     assert not np.array_equal(out["x_train"], x_train)
 
 
+def test_cli_dataset_mixed_keeps_both_parameters(tmp_path):
+    images = textured(count=4, size=16)
+    np.savez(tmp_path / "tiny.npz", x_train=images, y_train=np.arange(4) % 2, x_test=images[:2],
+             y_test=np.arange(2))
+    result = run("--dataset", "tiny.npz", "--degradation", "mixed", "--param", "random",
+                 "--out", "mixed.npz", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = np.load(tmp_path / "mixed.npz")
+    # --seed 0's generator draws each image's (sigma, q), then the noise.
+    rng = np.random.default_rng(0)
+    pairs = degrade.random_params("mixed", 4, rng)
+    np.testing.assert_array_equal(out["param_noise_train"], pairs[:, 0])
+    np.testing.assert_array_equal(out["param_jpeg_train"], pairs[:, 1])
+    np.testing.assert_array_equal(out["x_train"], degrade.degrade(images, "mixed", pairs, rng))
+    assert len(out["param_noise_test"]) == len(out["param_jpeg_test"]) == 2
+
+
 def test_cli_help():
     result = run("--help", cwd=".")
     assert result.returncode == 0 and "--degradation" in result.stdout
