@@ -129,13 +129,14 @@ def heat_maps(grids, path, what, low, high, colours):
     """One panel per grid (sigma rows x q columns), each cell printed with its value."""
     plt = pyplot()
     figure, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 3.6), squeeze=False)
-    for axis, (title, grid) in zip(axes[0], grids.items()):
+    for index, (axis, (title, grid)) in enumerate(zip(axes[0], grids.items())):
         shown = axis.imshow(grid.to_numpy(), cmap=colours, vmin=low, vmax=high, origin="lower",
                             aspect="auto")
         axis.set_xticks(range(len(grid.columns)), [f"{c:g}" for c in grid.columns])
         axis.set_yticks(range(len(grid.index)), [f"{r:g}" for r in grid.index])
         axis.set_xlabel("JPEG quality q")
-        axis.set_ylabel("noise sigma")
+        if index == 0:  # the panels share their axes
+            axis.set_ylabel("noise sigma")
         axis.set_title(title, fontsize=9)
         for (r, c), value in np.ndenumerate(grid.to_numpy()):
             if not np.isnan(value):
