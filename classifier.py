@@ -80,7 +80,7 @@ def load_classifier(dataset_name, mode, weights_dir=WEIGHTS_DIR):
         raise data.DataError(f"no classifier weights at {path}: train them with `python "
                              f"classifier.py --mode {mode} --dataset {dataset_name}`")
     model = training.load_model(path)
-    expected = degrade.parameter_count(spec.degradation) if spec.has_parameter else 0
+    expected = parameter_count(spec)
     if parameter_size(model) != expected:
         raise data.DataError(f"{path} takes {parameter_size(model)} parameter number(s) beside "
                              f"the image, which does not fit mode {mode} ({expected})")

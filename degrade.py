@@ -178,12 +178,13 @@ def parameter_range(name):
     return np.asarray(degradation.low, np.float64), np.asarray(degradation.high, np.float64)
 
 
-def value_text(name, value):
-    """One parameter value as tables and progress lines write it: "25", or "sigma 10, q 30"."""
+def value_text(name, value, number="g", joiner=", "):
+    """One parameter value as tables and progress lines write it: "25", or "sigma 10, q 30"
+    for mixed; each number in the format `number`, a pair's parts joined by `joiner`."""
     if not get_degradation(name).parts:
-        return f"{float(value):g}"
-    return ", ".join(f"{get_degradation(part).unit} {float(v):g}"
-                     for part, v in zip(parts(name), value))
+        return f"{float(value):{number}}"
+    return joiner.join(f"{get_degradation(part).unit} {float(v):{number}}"
+                       for part, v in zip(parts(name), value))
 
 
 # ---------------------------------------------------------------------------------------------

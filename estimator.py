@@ -178,14 +178,6 @@ def to_natural(degradation, normalized):
                    *degrade.parameter_range(degradation))
 
 
-def estimate_text(degradation, value):
-    """An estimate as --predict prints it: "34.25", or "sigma 10.20  q 34.25" for mixed."""
-    if np.ndim(value) == 0:
-        return f"{value:.2f}"
-    return "  ".join(f"{degrade.get_degradation(part).unit} {v:.2f}"
-                     for part, v in zip(degrade.parts(degradation), value))
-
-
 # ---------------------------------------------------------------------------------------------
 # Training data
 # ---------------------------------------------------------------------------------------------
@@ -333,7 +325,8 @@ def predict_files(args):
         # One pass gives both the map and, as its mean, the estimate.
         normalized_map = estimate_maps(model, image[None])[0]
         value = to_natural(args.degradation, normalized_map.mean(axis=(0, 1)))
-        print(f"{path}\t{estimate_text(args.degradation, value)}")
+        # "34.25", or "sigma 10.20  q 34.25" for mixed.
+        print(f"{path}\t{degrade.value_text(args.degradation, value, '.2f', '  ')}")
         if args.map:
             map_path = args.map if len(args.predict) == 1 else \
                 Path(args.map).with_stem(f"{Path(args.map).stem}_{Path(path).stem}")

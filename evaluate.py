@@ -128,13 +128,14 @@ def evaluate(args):
     dataset = data.load_dataset(args.dataset)
     images, labels = dataset.x_test[: args.limit], dataset.y_test[: args.limit]
     values = sweep_values(args.degradation, args.params)
-    if args.fixed_parameter is not None and not degrade.get_degradation(args.degradation).parts:
+    mixture = bool(degrade.get_degradation(args.degradation).parts)
+    if args.fixed_parameter is not None and not mixture:
         degrade.check_params(args.degradation, [args.fixed_parameter], 1)
     trained_on, name = args.trained_on or dataset.name, output_name(args)
     for folder in args.weights:
         check_classes(trained_on, folder, dataset)
     folders = [Path(folder) for folder in args.weights]
-    if degrade.get_degradation(args.degradation).parts:
+    if mixture:
         return evaluate_grid(args, folders, trained_on, name, images, labels, values)
     if args.gate:
         return evaluate_gate(args, dataset, folders, trained_on, name, images, labels, values)
