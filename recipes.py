@@ -104,7 +104,8 @@ ESTIMATOR_CPU = {"jpeg": _JPEG_CPU,
 # ../shared/data) with the paper's 64x64 patches, from scratch in two runs: the per-pixel loss
 # learns the features, then the image loss takes out the pull toward mid-range q that the
 # per-pixel loss leaves (RESULTS.md). 25,000 steps of 16 patches, four times the pixels of a
-# step of _PATCHES_CPU: about 4 hours on 2 cores.
+# step of _PATCHES_CPU. The first run took about 7 hours of one core beside another training;
+# not shipped, as it is no better on CIFAR-10 (RESULTS.md): reproduce.py --estimator-recipe.
 THREE_SETS = ("urban100", "yang91", "general100")
 _PATCHES_64 = EstimatorRun(patch_size=64, batch_size=16, steps_per_epoch=100)
 ESTIMATOR_JPEG_THREE_SETS = (

@@ -31,6 +31,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # The estimators' clean images: Urban100 for the paper's degradations (the shipped estimators'),
 # the three sets of recipes.THREE_SETS for mixed.
 TRAIN_DIRS = {"jpeg": ("urban100",), "noise": ("urban100",), "mixed": recipes.THREE_SETS}
+# Estimator recipes that replace a budget's, for one degradation: (degradation, runs, folders).
+# three-sets: the paper's training images and patch size (not shipped: RESULTS.md).
+ESTIMATOR_RECIPES = {"three-sets": ("jpeg", recipes.ESTIMATOR_JPEG_THREE_SETS, recipes.THREE_SETS)}
 
 # What each budget trains: the estimator's recipe (a sequence of runs, each starting from the
 # model of the one before) and the classifier's recipe (both in recipes.py), for every network
@@ -96,19 +99,27 @@ def run_stage(title, script, arguments, output=None, epochs=None, dry_run=False)
     subprocess.run(command, cwd=ROOT, check=True)
 
 
-def default_train_dirs(degradation):
-    """TRAIN_DIRS of `degradation` in ../shared/data, if all are there; else None (the
-    estimator then trains on the dataset's own training images)."""
-    folders = [SHARED_DATA / name for name in TRAIN_DIRS[degradation]]
+def default_train_dirs(names):
+    """The folders `names` in ../shared/data, if all are there; else None (the estimator then
+    trains on the dataset's own training images)."""
+    folders = [SHARED_DATA / name for name in names]
     return [str(folder) for folder in folders] if all(f.is_dir() for f in folders) else None
+
+
+def estimator_recipe(args):
+    """(runs, default training folders) of the estimator: the budget's, or --estimator-recipe's."""
+    if args.estimator_recipe is None:
+        return BUDGETS[args.budget]["estimator"][args.degradation], TRAIN_DIRS[args.degradation]
+    return ESTIMATOR_RECIPES[args.estimator_recipe][1:]
 
 
 def reproduce(args):
     budget = BUDGETS[args.budget]
-    folders = args.train_dir or default_train_dirs(args.degradation)
+    recipe, names = estimator_recipe(args)
+    folders = args.train_dir or default_train_dirs(names)
     train_dir = ["--train-dir", *folders] if folders else ["--dataset", args.dataset]
     estimator_dir = args.estimator_dir or args.weights
-    runs = estimator_runs(args.degradation, budget["estimator"][args.degradation], estimator_dir,
+    runs = estimator_runs(args.degradation, recipe, estimator_dir,
                           estimator_channels(args.dataset, args.degradation))
     for number, (flags, path, epochs) in enumerate(runs, start=1):
         run_stage(f"estimator ({args.degradation}, run {number} of {len(runs)})", "estimator.py",
@@ -175,6 +186,12 @@ def build_parser():
                         help="folders of clean images for the estimator, one training set "
                         "(default, if present in ../shared/data: Urban100; for mixed, "
                         f"{', '.join(recipes.THREE_SETS)}; else the dataset's training images)")
+    parser.add_argument("--estimator-recipe", choices=list(ESTIMATOR_RECIPES),
+                        help="train the estimator with this recipe instead of the budget's: "
+                        "three-sets (jpeg), the paper's 64x64 patches of "
+                        f"{', '.join(recipes.THREE_SETS)}, in two runs (the first took about 7 hours "
+                        "of one core beside another training); not the shipped estimator "
+                        "(RESULTS.md)")
     parser.add_argument("--weights", default="weights",
                         help="the estimator's folder, and the classifiers' unless --seeds")
     parser.add_argument("--estimator-dir", help="train (or find) the estimator here instead of "
@@ -205,6 +222,9 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.estimator_recipe and ESTIMATOR_RECIPES[args.estimator_recipe][0] != args.degradation:
+        parser.error(f"--estimator-recipe {args.estimator_recipe} is for --degradation "
+                     f"{ESTIMATOR_RECIPES[args.estimator_recipe][0]}, not {args.degradation}")
     try:
         reproduce(args)
     except subprocess.CalledProcessError as error:

@@ -235,3 +235,24 @@ def test_a_grayscale_dataset_gets_a_grayscale_noise_estimator(tmp_path, commands
     assert last[last.index("--weights-dir") + 1] == str(tmp_path / "w")
     if channels == 1:
         assert last[last.index("--channels") + 1] == "1"
+
+
+def test_the_three_sets_estimator_recipe(tmp_path, commands, monkeypatch, capsys):
+    """--estimator-recipe three-sets: recipes.ESTIMATOR_JPEG_THREE_SETS on the three folders of
+    ../shared/data, for jpeg only."""
+    shared = tmp_path / "shared"
+    for name in recipes.THREE_SETS:
+        (shared / name).mkdir(parents=True)
+    monkeypatch.setattr(reproduce, "SHARED_DATA", shared)
+    assert reproduce.main(["--dataset", "some/set.npz", "--weights", str(tmp_path / "w"),
+                           "--estimator-recipe", "three-sets", "--modes", "org"]) == 0
+    runs = [c for c in commands if c[0] == "estimator.py"]
+    assert len(runs) == len(recipes.ESTIMATOR_JPEG_THREE_SETS)
+    for command, run in zip(runs, recipes.ESTIMATOR_JPEG_THREE_SETS):
+        folders = command[command.index("--train-dir") + 1:command.index("--weights-dir")]
+        assert folders == [str(shared / name) for name in recipes.THREE_SETS]
+        args = estimator.build_parser().parse_args(command[1:])
+        assert (args.patch_size, args.epochs, args.loss) == (64, run.epochs, run.loss)
+    with pytest.raises(SystemExit):
+        reproduce.main(["--degradation", "noise", "--estimator-recipe", "three-sets"])
+    assert "is for --degradation jpeg, not noise" in capsys.readouterr().err
