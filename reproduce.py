@@ -189,9 +189,9 @@ def build_parser():
     parser.add_argument("--estimator-recipe", choices=list(ESTIMATOR_RECIPES),
                         help="train the estimator with this recipe instead of the budget's: "
                         "three-sets (jpeg), the paper's 64x64 patches of "
-                        f"{', '.join(recipes.THREE_SETS)}, in two runs (the first took about 7 hours "
-                        "of one core beside another training); not the shipped estimator "
-                        "(RESULTS.md)")
+                        f"{', '.join(recipes.THREE_SETS)}, in two runs (the first took about 7 "
+                        "hours of one core beside another training); not the shipped "
+                        "estimator (RESULTS.md)")
     parser.add_argument("--weights", default="weights",
                         help="the estimator's folder, and the classifiers' unless --seeds")
     parser.add_argument("--estimator-dir", help="train (or find) the estimator here instead of "
