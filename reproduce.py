@@ -19,6 +19,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import classifier
 import data
@@ -31,9 +32,19 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 # The estimators' clean images: Urban100 for the paper's degradations (the shipped estimators'),
 # the three sets of recipes.THREE_SETS for mixed.
 TRAIN_DIRS = {"jpeg": ("urban100",), "noise": ("urban100",), "mixed": recipes.THREE_SETS}
-# Estimator recipes that replace a budget's, for one degradation: (degradation, runs, folders).
+
+
+class EstimatorRecipe(NamedTuple):
+    """An estimator recipe that replaces a budget's, for one degradation: its runs and default
+    training folders (in ../shared/data)."""
+    degradation: str
+    runs: tuple
+    train_dirs: tuple
+
+
 # three-sets: the paper's training images and patch size (not shipped: RESULTS.md).
-ESTIMATOR_RECIPES = {"three-sets": ("jpeg", recipes.ESTIMATOR_JPEG_THREE_SETS, recipes.THREE_SETS)}
+ESTIMATOR_RECIPES = {"three-sets": EstimatorRecipe("jpeg", recipes.ESTIMATOR_JPEG_THREE_SETS,
+                                                   recipes.THREE_SETS)}
 
 # What each budget trains: the estimator's recipe (a sequence of runs, each starting from the
 # model of the one before) and the classifier's recipe (both in recipes.py), for every network
@@ -106,16 +117,17 @@ def default_train_dirs(names):
     return [str(folder) for folder in folders] if all(f.is_dir() for f in folders) else None
 
 
-def estimator_recipe(args):
+def estimator_recipe(args, budget):
     """(runs, default training folders) of the estimator: the budget's, or --estimator-recipe's."""
     if args.estimator_recipe is None:
-        return BUDGETS[args.budget]["estimator"][args.degradation], TRAIN_DIRS[args.degradation]
-    return ESTIMATOR_RECIPES[args.estimator_recipe][1:]
+        return budget["estimator"][args.degradation], TRAIN_DIRS[args.degradation]
+    recipe = ESTIMATOR_RECIPES[args.estimator_recipe]
+    return recipe.runs, recipe.train_dirs
 
 
 def reproduce(args):
     budget = BUDGETS[args.budget]
-    recipe, names = estimator_recipe(args)
+    recipe, names = estimator_recipe(args, budget)
     folders = args.train_dir or default_train_dirs(names)
     train_dir = ["--train-dir", *folders] if folders else ["--dataset", args.dataset]
     estimator_dir = args.estimator_dir or args.weights
@@ -222,9 +234,10 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.estimator_recipe and ESTIMATOR_RECIPES[args.estimator_recipe][0] != args.degradation:
+    recipe = ESTIMATOR_RECIPES.get(args.estimator_recipe)
+    if recipe and recipe.degradation != args.degradation:
         parser.error(f"--estimator-recipe {args.estimator_recipe} is for --degradation "
-                     f"{ESTIMATOR_RECIPES[args.estimator_recipe][0]}, not {args.degradation}")
+                     f"{recipe.degradation}, not {args.degradation}")
     try:
         reproduce(args)
     except subprocess.CalledProcessError as error:
