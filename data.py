@@ -137,7 +137,8 @@ def _load_keras(name):
     except Exception as error:  # any network or archive failure means the same to the user
         raise DataError(f"could not download {name} through keras.datasets "
                         f"({type(error).__name__}); pass a local copy instead: an .npz with "
-                        "x_train y_train x_test y_test, or a folder with train/ and test/") from None
+                        "x_train y_train x_test y_test, or a folder with train/ and test/"
+                        ) from None
     return (x_train, y_train, x_test, y_test)
 
 

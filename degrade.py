@@ -1,4 +1,5 @@
-"""Image degradations: JPEG and Gaussian noise (the paper's), Gaussian blur and mixtures (beyond it).
+"""Image degradations: JPEG and Gaussian noise (the paper's), Gaussian blur and mixtures
+(beyond it).
 
 Every function takes a batch of uint8 images shaped (N, H, W, C), C = 1 or 3, with one parameter
 per image (or one for all), and returns uint8 images of the same shape. Random draws come only from

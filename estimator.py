@@ -189,7 +189,8 @@ class PatchBatches(keras.utils.PyDataset):
     def __init__(self, images, degradation, patch_size, batch_size, steps, seed, **kwargs):
         super().__init__(**kwargs)
         self.images, self.degradation = images, degradation
-        self.patch_size, self.batch_size, self.steps, self.seed = patch_size, batch_size, steps, seed
+        self.patch_size, self.batch_size = patch_size, batch_size
+        self.steps, self.seed = steps, seed
         self.epoch = 0
 
     def __len__(self):

@@ -228,7 +228,8 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path, clean_folder):
 
 def test_predict_prints_estimates_and_map(tmp_path):
     (tmp_path / "weights").mkdir()
-    estimator.build_estimator(channels=3, features=4).save(tmp_path / "weights/estimator_jpeg.keras")
+    model = estimator.build_estimator(channels=3, features=4)
+    model.save(tmp_path / "weights/estimator_jpeg.keras")
     image = np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8)
     Image.fromarray(image).save(tmp_path / "a.png")
     Image.fromarray(image).save(tmp_path / "b.jpg", quality=30)

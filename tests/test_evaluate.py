@@ -21,7 +21,8 @@ def test_interval_mean_by_hand():
     params = np.arange(1, 11)
     accuracy = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
     assert accuracy_stats.interval_mean(params, accuracy, 1, 10) == pytest.approx(0.55)
-    assert accuracy_stats.interval_mean(params, accuracy, 3, 5) == pytest.approx((0.3 + 0.4 + 0.5) / 3)
+    assert (accuracy_stats.interval_mean(params, accuracy, 3, 5)
+            == pytest.approx((0.3 + 0.4 + 0.5) / 3))
     assert accuracy_stats.interval_mean(params, accuracy, 10, 10) == pytest.approx(1.0)
     assert np.isnan(accuracy_stats.interval_mean(params, accuracy, 11, 20))
 
@@ -37,8 +38,8 @@ def test_paired_bootstrap():
     rng = np.random.default_rng(0)
     same = rng.random((5, 200)) < 0.7
     assert accuracy_stats.paired_bootstrap(same, same, rng) == (0.0, 0.0)
-    assert accuracy_stats.paired_bootstrap(np.ones((3, 50), bool), np.zeros((3, 50), bool), rng) == \
-        (1.0, 1.0)
+    right, wrong = np.ones((3, 50), bool), np.zeros((3, 50), bool)
+    assert accuracy_stats.paired_bootstrap(right, wrong, rng) == (1.0, 1.0)
     better = same | (rng.random((5, 200)) < 0.2)
     low, high = accuracy_stats.paired_bootstrap(better, same, rng)
     gain = better.mean() - same.mean()

@@ -80,7 +80,8 @@ def test_best_model_is_kept(tmp_path):
     history = fit(output, 4)
     best = min(history.history["val_loss"])
     model = keras.saving.load_model(output)
-    assert getattr(model, "optimizer", None) is None  # saved for inference: no optimizer state in the file
+    # Saved for inference: no optimizer state in the file.
+    assert getattr(model, "optimizer", None) is None
     model.compile(loss="mse")
     assert np.isclose(model.evaluate(*tiny_data(1), verbose=0), best, rtol=1e-4)
     checkpoint = training.BestCheckpoint(output, training.run_paths(output)[1])
