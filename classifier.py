@@ -37,7 +37,7 @@ import recipes  # noqa: E402
 import training  # noqa: E402
 from batches import (Augmentation, TrainingBatches, degraded_inputs,  # noqa: E402,F401
                      fed_parameters, held_out, model_inputs, split_validation)
-from modes import MODES, Mode, compared_modes, get_mode  # noqa: E402,F401
+from modes import MODES, Mode, compared_modes, get_mode, placebo_of  # noqa: E402,F401
 from network import (DENSE_PER_WIDTH, FULL_WIDTH, JOINS, build_classifier,  # noqa: E402,F401
                      has_parameter_input, model_image_shape, parameter_join, parameter_size)
 

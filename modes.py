@@ -68,6 +68,18 @@ def compared_modes(degradation, controls=False):
                  if mode.degradation in (None, degradation) and (controls or not mode.control))
 
 
+def placebo_of(name):
+    """The placebo control of a mode told the estimate or the true parameter (the shuffled_*
+    mode of its degradation), which it must beat for its parameter's information to count;
+    None for the other modes."""
+    mode = get_mode(name)
+    if mode.parameter not in ("estimated", "true"):
+        return None
+    return next((other for other, candidate in MODES.items()
+                 if candidate.degradation == mode.degradation
+                 and candidate.parameter == "shuffled"), None)
+
+
 def image_only_modes(degradation):
     """The two image-only networks of `degradation`: the clean-trained one (org) and the one
     trained on degraded images (jpg, noisy), in that order."""

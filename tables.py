@@ -22,6 +22,11 @@ NETWORKS = {degradation: classifier.compared_modes(degradation, controls=True)
 TWINS = {name: mode.twin for name, mode in classifier.MODES.items() if mode.twin}
 
 
+# Each network told the estimate or the truth, and its placebo control.
+PLACEBOS = {name: classifier.placebo_of(name) for name in classifier.MODES
+            if classifier.placebo_of(name)}
+
+
 LABELS = {name: mode.label for name, mode in classifier.MODES.items()}
 
 
@@ -247,7 +252,8 @@ def value_groups(values, degradation):
 def seed_table(values, correct, clean, groups, degradation, paper):
     """One row per interval (each pair for mixed; and "clean") and network: mean, SD and count
     over seeds of the interval accuracy; for a parameter-aware network, its gain over its twin
-    and interval."""
+    and interval, and for one told the estimate or the truth, its gain over the placebo of the
+    same join (what the parameter's information adds to a second input) and interval."""
     rows = []
     paper_numbers = PAPER_INTERVALS.get(paper) or {}
     for position, (interval, inside) in enumerate(value_groups(values, degradation)):
@@ -264,26 +270,40 @@ def seed_table(values, correct, clean, groups, degradation, paper):
             row.update(spread([a.mean() for a in per_image.values()]))
             twin = TWINS.get(mode)
             if NetworkGroup(twin) in groups:
-                twin_folders = groups[NetworkGroup(twin)]
-                paired = set(folders) <= set(twin_folders)
-                twin_image = {index: correct[(index, twin)][inside].mean(axis=0)
-                              for index in twin_folders}
-                chosen = folders if paired else twin_folders
                 row["twin"] = twin
-                row["gain"], row["gain_ci_low"], row["gain_ci_high"] = gain_interval(
-                    [per_image[i] for i in folders], [twin_image[i] for i in chosen], paired)
-                row["paired"] = paired
+                row["gain"], row["gain_ci_low"], row["gain_ci_high"], row["paired"] = \
+                    gain_over(per_image, groups[NetworkGroup(twin)], twin, correct, inside)
                 if mode in paper_numbers and twin in paper_numbers:
                     row["paper_gain"] = paper_numbers[mode][position] - paper_numbers[twin][
                         position]
+            placebo = NetworkGroup(PLACEBOS.get(mode), group.join)
+            if placebo in groups:
+                row["placebo"] = placebo.name
+                (row["over_placebo"], row["over_placebo_ci_low"], row["over_placebo_ci_high"],
+                 row["placebo_paired"]) = gain_over(per_image, groups[placebo], placebo.mode,
+                                                    correct, inside)
     for group, folders in groups.items():
         accuracies = [clean[(index, group.mode)] for index in folders
                       if (index, group.mode) in clean]
         if accuracies:
             rows.append({"interval": "clean", "network": group.name, **spread(accuracies)})
     columns = ["interval", "network", "values", "mean", "sd", "seeds", "paper", "twin", "gain",
-               "gain_ci_low", "gain_ci_high", "paired", "paper_gain"]
+               "gain_ci_low", "gain_ci_high", "paired", "paper_gain", "placebo", "over_placebo",
+               "over_placebo_ci_low", "over_placebo_ci_high", "placebo_paired"]
     return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def gain_over(per_image, other_folders, other_mode, correct, inside):
+    """(gain, 95% low, 95% high, paired) of a network, {folder: per-image accuracy}, over the
+    network `other_mode` trained in `other_folders`: paired by seed when every folder of the
+    first holds the other too (the same seed starts both from the same convolutions)."""
+    folders = list(per_image)
+    paired = set(folders) <= set(other_folders)
+    other_image = {index: correct[(index, other_mode)][inside].mean(axis=0)
+                   for index in other_folders}
+    chosen = folders if paired else other_folders
+    return (*gain_interval([per_image[i] for i in folders], [other_image[i] for i in chosen],
+                           paired), paired)
 
 
 def spread(accuracies):
@@ -315,30 +335,43 @@ def seed_markdown(table, dataset_name, degradation, paper, images):
             paper_value = "" if np.isnan(row["paper"]) else f" (paper {row['paper']:.3f})"
             cells.append(f"{row['mean']:.3f}{sd} ({row['seeds']}){paper_value}")
         lines.append(f"| {interval} | " + " | ".join(cells) + " |")
-    twins = {network: row["twin"] for (_, network), row in cell.items()
-             if isinstance(row["twin"], str)}
-    if twins:
-        lines += ["", "Gain over the image-only twin, mean over seeds [95% interval over seeds and "
-                  "test images] (seeds); see accuracy_stats.gain_interval.", "",
-                  "| interval | " + " | ".join(f"{group_label(n)} - {LABELS[twin]}"
-                                               for n, twin in twins.items()) + " |",
-                  "|" + "---|" * (len(twins) + 1)]
-        for interval in intervals:
-            if interval == "clean":
-                continue
-            cells = []
-            for network in twins:
-                row = cell[(interval, network)]
-                if np.isnan(row["gain"]):
-                    cells.append(NO_VALUE)
-                    continue
-                text = gain_text(row["gain"], row["gain_ci_low"], row["gain_ci_high"]) + \
-                    f" ({row['seeds']})"
-                if not np.isnan(row["paper_gain"]):
-                    text += f"; paper {row['paper_gain']:+.3f}"
-                cells.append(text)
-            lines.append(f"| {interval} | " + " | ".join(cells) + " |")
+    lines += gain_section(cell, intervals, "twin", "gain", "Gain over the image-only twin")
+    lines += gain_section(cell, intervals, "placebo", "over_placebo",
+                          "Gain over the placebo of the same join (told a parameter drawn "
+                          "independently of the image): what the parameter's information adds "
+                          "to a second input")
     return "\n".join(lines) + "\n"
+
+
+def gain_section(cell, intervals, other, column, heading):
+    """The Markdown lines of one comparison of the seed table: per interval, each network's
+    `column` over its `other` ("twin" or "placebo") with its interval; none if no network has
+    one."""
+    others = {network: row[other] for (_, network), row in cell.items()
+              if isinstance(row[other], str)}
+    if not others:
+        return []
+    lines = ["", f"{heading}, mean over seeds [95% interval over seeds and test images] (seeds); "
+             "see accuracy_stats.gain_interval.", "",
+             "| interval | " + " | ".join(f"{group_label(n)} - {group_label(o)}"
+                                          for n, o in others.items()) + " |",
+             "|" + "---|" * (len(others) + 1)]
+    for interval in intervals:
+        if interval == "clean":
+            continue
+        cells = []
+        for network in others:
+            row = cell[(interval, network)]
+            if np.isnan(row[column]):
+                cells.append(NO_VALUE)
+                continue
+            text = gain_text(row[column], row[f"{column}_ci_low"], row[f"{column}_ci_high"]) + \
+                f" ({row['seeds']})"
+            if column == "gain" and not np.isnan(row["paper_gain"]):
+                text += f"; paper {row['paper_gain']:+.3f}"
+            cells.append(text)
+        lines.append(f"| {interval} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def read_results(path):

@@ -356,6 +356,47 @@ def test_seed_table_by_hand():
         [0.6, np.sqrt(0.02), 2])
 
 
+def test_seed_table_gain_over_the_placebo():
+    values = np.array([0.0, 5.0])
+    # Per-image accuracies at 0-10: noisy [0.5, 0.5] on both seeds; the placebo [0, 0.5] and
+    # [0.5, 0]; known_nl [1, 0.5] and [1, 1]; the film known_nl has no film placebo.
+    correct = {(0, "noisy"): [[1, 0], [0, 1]], (1, "noisy"): [[0, 1], [1, 0]],
+               (0, "shuffled_nl"): [[0, 1], [0, 0]], (1, "shuffled_nl"): [[1, 0], [0, 0]],
+               (0, "known_nl"): [[1, 1], [1, 0]], (1, "known_nl"): [[1, 1], [1, 1]],
+               (2, "known_nl"): [[1, 1], [1, 1]]}
+    correct = {key: np.array(rows, bool) for key, rows in correct.items()}
+    groups = {tables.NetworkGroup("noisy"): [0, 1], tables.NetworkGroup("known_nl"): [0, 1],
+              tables.NetworkGroup("shuffled_nl"): [0, 1],
+              tables.NetworkGroup("known_nl", "film"): [2]}
+    table = tables.seed_table(values, correct, {}, groups, "noise", None)
+    row = table.set_index(["interval", "network"]).loc
+    # Gains over the placebo [[1, 0], [0.5, 1]]: mean 0.625; seed means 0.5, 0.75; image means
+    # 0.75, 0.5; the interaction residuals +-0.375, so MS_interaction 0.5625 on 1 df and the
+    # variance of the mean is MS_interaction / 4 (the seed and image MS, 0.0625 each, are below
+    # it, so their components are 0).
+    half = 12.706 * np.sqrt(0.5625 / 4)
+    assert row[("0-10", "known_nl"), ["over_placebo", "over_placebo_ci_low",
+                                      "over_placebo_ci_high"]].tolist() == pytest.approx(
+        [0.625, 0.625 - half, 0.625 + half], rel=1e-3)
+    assert row[("0-10", "known_nl"), "placebo"] == "shuffled_nl"
+    assert row[("0-10", "known_nl"), "placebo_paired"]
+    assert row[("0-10", "known_nl"), "gain"] == pytest.approx(0.375)  # over noisy, unchanged
+    for network in ("noisy", "shuffled_nl", "known_nl:film"):
+        assert np.isnan(row[("0-10", network), "over_placebo"])
+    markdown = tables.seed_markdown(table, "tiny", "noise", None, 2)
+    assert "| interval | Noisy+Known.NL - Noisy+Shuffled.NL |" in markdown
+    assert "| 0-10 | +0.625 [" in markdown.split("Gain over the placebo")[1]
+
+
+def test_placebo_of_each_mode():
+    assert [classifier.placebo_of(m) for m in ("est_nl", "known_nl", "est_qf", "known_qf",
+                                               "est_pair", "known_pair")] == \
+        ["shuffled_nl", "shuffled_nl", "shuffled_qf", "shuffled_qf", "shuffled_pair",
+         "shuffled_pair"]
+    assert [classifier.placebo_of(m) for m in ("org", "noisy", "jpg", "shuffled_nl")] == \
+        [None] * 4
+
+
 def test_seed_study_over_weights_folders(tiny_setup):
     first = tiny_setup / "weights"
     second, third = tiny_setup / "seed1", tiny_setup / "film"
@@ -384,7 +425,12 @@ def test_seed_study_over_weights_folders(tiny_setup):
     assert (gains["gain_ci_low"] <= gains["gain"]).all() and (
         gains["gain"] <= gains["gain_ci_high"]).all()
     assert not swept.loc[swept["network"] == "known_nl:film", "paired"].any()
+    # The film known_nl has no film placebo, so only the dense networks are set against one.
+    over_placebo = swept.dropna(subset=["over_placebo_ci_low"])
+    assert set(over_placebo["network"]) == {"est_nl", "known_nl"}
+    assert over_placebo["placebo_paired"].all()
     markdown = (plots / "tiny_noise_seeds.md").read_text()
+    assert "Gain over the placebo" in markdown
     assert "Noisy+Known.NL (film join)" in markdown and "no interval from one seed" in markdown
     assert (plots / "tiny_noise_seeds.png").stat().st_size > 0
     assert not (plots / "tiny_noise_accuracy.csv").exists()  # the shipped networks' files
