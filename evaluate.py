@@ -19,7 +19,9 @@ outputs are then the seed study instead:
   <dataset>_<degradation>_seeds.csv       per interval and network: mean, SD and number of seeds
   <dataset>_<degradation>_seeds.md        of the interval accuracy; per parameter-aware network
   <dataset>_<degradation>_seeds.png       its gain over its image-only twin with a 95% interval
-                                          that holds both training spread and test sampling
+                                          that holds both training spread and test sampling,
+                                          and, where the placebo (shuffled_*) was trained, the
+                                          gain of est_*/known_* over it
 
 Each weights folder keeps a record of what its sweep found (SweepRecord, a few tens of KB): an
 evaluation run again, or after one more network is trained, classifies only what is new, and a
