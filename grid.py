@@ -6,6 +6,7 @@ seeds and every parameter-aware network's gain over the image-only one, with its
 seeds and test images, are the seed study's own. Outputs, in --out:
 
   <dataset>_mixed_grid.csv            per pair and network: mean, SD, seeds; gain and interval
+                                      over the image-only network and over the placebo
   <dataset>_mixed_grid.md             the same as sigma x q grids
   <dataset>_mixed_grid_accuracy.png   heat maps: accuracy of every network
   <dataset>_mixed_grid_gain.png       heat maps: each parameter-aware network's gain
@@ -24,7 +25,7 @@ import degrade
 import estimator
 from figures import pyplot, save_figure
 from sweeps import degraded_test_set, sweep_folders
-from tables import (LABELS, NETWORKS, NO_VALUE, gain_text, group_label, network_groups,
+from tables import (NETWORKS, NO_VALUE, gain_text, group_label, network_groups,
                     param_columns, seed_table, value_groups, write_csv, write_text)
 
 DEGRADATION = degrade.MIXED.name
@@ -83,14 +84,18 @@ def grid_markdown(table, dataset_name, images, folders):
         clean = table[(table["network"] == network) & (table["interval"] == "clean")]
         if len(clean):
             lines += ["", f"Clean test images: {clean['mean'].iloc[0]:.3f}."]
-    for network in aware_networks(table):
-        gains = grid_of(table, network, "gain")
-        low, high = grid_of(table, network, "gain_ci_low"), grid_of(table, network, "gain_ci_high")
-        twin = table.loc[table["network"] == network, "twin"].dropna().iloc[0]
-        lines += ["", f"**{group_label(network)} - {LABELS[twin]}**: gain, mean over seeds [95% "
-                  "interval over seeds and test images]", ""]
-        lines += markdown_grid(gains, lambda r, c: NO_VALUE if np.isnan(gains.loc[r, c]) else
-                               gain_text(gains.loc[r, c], low.loc[r, c], high.loc[r, c]))
+    # Each gain over the image-only twin, then over the placebo (what the pair's information
+    # adds to a second input).
+    for column, other in (("gain", "twin"), ("over_placebo", "placebo")):
+        for network in compared_networks(table, column):
+            gains = grid_of(table, network, column)
+            low = grid_of(table, network, f"{column}_ci_low")
+            high = grid_of(table, network, f"{column}_ci_high")
+            against = table.loc[table["network"] == network, other].dropna().iloc[0]
+            lines += ["", f"**{group_label(network)} - {group_label(against)}**: gain, mean over "
+                      "seeds [95% interval over seeds and test images]", ""]
+            lines += markdown_grid(gains, lambda r, c: NO_VALUE if np.isnan(gains.loc[r, c])
+                                   else gain_text(gains.loc[r, c], low.loc[r, c], high.loc[r, c]))
     return "\n".join(lines) + "\n"
 
 
@@ -103,9 +108,11 @@ def markdown_grid(frame, cell):
     return lines
 
 
-def aware_networks(table):
+def compared_networks(table, column="gain"):
+    """The networks with a `column` comparison: "gain" (over the image-only twin, every
+    parameter-aware network) or "over_placebo" (the estimated and the known pair)."""
     return [network for network in dict.fromkeys(table["network"])
-            if table.loc[table["network"] == network, "gain"].notna().any()]
+            if table.loc[table["network"] == network, column].notna().any()]
 
 
 def accuracy_maps(table, path):
@@ -116,7 +123,7 @@ def accuracy_maps(table, path):
 
 def gain_maps(table, path):
     """Each parameter-aware network's gain over the image-only one; False if there is none."""
-    networks = aware_networks(table)
+    networks = compared_networks(table)
     if not networks:
         return False
     gains = {group_label(n): grid_of(table, n, "gain") for n in networks}

@@ -61,6 +61,14 @@ def test_the_two_dimensional_sweep_writes_a_table_per_pair_and_heat_maps(two_see
                                          - means[(row.interval, "mixed")], abs=2e-6)
     markdown = (two_seeds / "plots" / "tiny_mixed_grid.md").read_text()
     assert "| sigma \\ q | 10 | 90 |" in markdown and "Mixed+Shuffled.pair - Mixed" in markdown
+    # The estimated and the known pair, and they only, against the placebo, pair by pair.
+    over = swept.dropna(subset=["over_placebo"])
+    assert set(over["network"]) == {"est_pair", "known_pair"} and over["placebo_paired"].all()
+    for row in over.itertuples():
+        assert row.over_placebo == pytest.approx(means[(row.interval, row.network)]
+                                                 - means[(row.interval, "shuffled_pair")],
+                                                 abs=2e-6)
+    assert "Mixed+Est.pair - Mixed+Shuffled.pair" in markdown
     for name in ("accuracy", "gain"):
         assert (two_seeds / "plots" / f"tiny_mixed_grid_{name}.png").stat().st_size > 0
     # Known.pair has no clean row: a clean image has no q.
