@@ -23,8 +23,8 @@ TWINS = {name: mode.twin for name, mode in classifier.MODES.items() if mode.twin
 
 
 # Each network told the estimate or the truth, and its placebo control.
-PLACEBOS = {name: classifier.placebo_of(name) for name in classifier.MODES
-            if classifier.placebo_of(name)}
+PLACEBOS = {name: placebo for name in classifier.MODES
+            if (placebo := classifier.placebo_of(name))}
 
 
 LABELS = {name: mode.label for name, mode in classifier.MODES.items()}
@@ -257,6 +257,11 @@ def seed_table(values, correct, clean, groups, degradation, paper):
     rows = []
     paper_numbers = PAPER_INTERVALS.get(paper) or {}
     for position, (interval, inside) in enumerate(value_groups(values, degradation)):
+        # Eq. (1) per image: the share of the interval's values at which it is right; per
+        # network and folder, computed once for its own row and for every comparison with it.
+        per_image = {group: {index: correct[(index, group.mode)][inside].mean(axis=0)
+                             for index in folders}
+                     for group, folders in groups.items()} if inside.any() else {}
         for group, folders in groups.items():
             mode = group.mode
             row = {"interval": interval, "network": group.name, "values": int(inside.sum()),
@@ -265,23 +270,20 @@ def seed_table(values, correct, clean, groups, degradation, paper):
             if not inside.any():  # a --params sweep that left this interval out
                 row.update({"mean": np.nan, "sd": np.nan, "seeds": len(folders)})
                 continue
-            # Eq. (1) per image: the share of the interval's values at which it is right.
-            per_image = {index: correct[(index, mode)][inside].mean(axis=0) for index in folders}
-            row.update(spread([a.mean() for a in per_image.values()]))
-            twin = TWINS.get(mode)
-            if NetworkGroup(twin) in groups:
-                row["twin"] = twin
+            row.update(spread([a.mean() for a in per_image[group].values()]))
+            twin = NetworkGroup(TWINS.get(mode))
+            if twin in groups:
+                row["twin"] = twin.name
                 row["gain"], row["gain_ci_low"], row["gain_ci_high"], row["paired"] = \
-                    gain_over(per_image, groups[NetworkGroup(twin)], twin, correct, inside)
-                if mode in paper_numbers and twin in paper_numbers:
-                    row["paper_gain"] = paper_numbers[mode][position] - paper_numbers[twin][
-                        position]
+                    gain_over(per_image[group], per_image[twin])
+                if mode in paper_numbers and twin.mode in paper_numbers:
+                    row["paper_gain"] = paper_numbers[mode][position] - paper_numbers[
+                        twin.mode][position]
             placebo = NetworkGroup(PLACEBOS.get(mode), group.join)
             if placebo in groups:
                 row["placebo"] = placebo.name
                 (row["over_placebo"], row["over_placebo_ci_low"], row["over_placebo_ci_high"],
-                 row["placebo_paired"]) = gain_over(per_image, groups[placebo], placebo.mode,
-                                                    correct, inside)
+                 row["placebo_paired"]) = gain_over(per_image[group], per_image[placebo])
     for group, folders in groups.items():
         accuracies = [clean[(index, group.mode)] for index in folders
                       if (index, group.mode) in clean]
@@ -293,17 +295,14 @@ def seed_table(values, correct, clean, groups, degradation, paper):
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
-def gain_over(per_image, other_folders, other_mode, correct, inside):
-    """(gain, 95% low, 95% high, paired) of a network, {folder: per-image accuracy}, over the
-    network `other_mode` trained in `other_folders`: paired by seed when every folder of the
-    first holds the other too (the same seed starts both from the same convolutions)."""
-    folders = list(per_image)
-    paired = set(folders) <= set(other_folders)
-    other_image = {index: correct[(index, other_mode)][inside].mean(axis=0)
-                   for index in other_folders}
-    chosen = folders if paired else other_folders
-    return (*gain_interval([per_image[i] for i in folders], [other_image[i] for i in chosen],
-                           paired), paired)
+def gain_over(per_image, other):
+    """(gain, 95% low, 95% high, paired) of a network over another, each {folder: per-image
+    accuracy}: paired by seed when every folder of the first holds the other too (the same seed
+    starts both from the same convolutions)."""
+    paired = set(per_image) <= set(other)
+    chosen = per_image if paired else other
+    return (*gain_interval(list(per_image.values()), [other[i] for i in chosen], paired),
+            paired)
 
 
 def spread(accuracies):
