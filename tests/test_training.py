@@ -141,14 +141,17 @@ def test_a_run_continues_only_with_its_own_settings(tmp_path):
         [0, 1, 2]
 
 
-def test_a_log_without_its_model_or_backup_starts_a_new_run(tmp_path):
-    """A seed's committed log in a fresh clone, whose weights are not committed."""
+def test_a_log_without_its_model_or_backup_starts_a_new_run(tmp_path, capsys):
+    """A seed's committed log in a fresh clone, whose weights are not committed, or a run
+    whose backup was lost: the new run says that it starts over."""
     output = tmp_path / "m.keras"
     fit(output, 2)
     shutil.rmtree(training.run_paths(output)[0])
     output.unlink()
     assert training.epochs_done(output) == 0
+    capsys.readouterr()
     fit(output, 2)
+    assert "records 2 epoch(s), but neither" in capsys.readouterr().out
     assert len(training.read_log(training.run_paths(output)[1])) == 2 and output.exists()
 
 
