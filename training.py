@@ -283,12 +283,13 @@ def fit_resumable(model, train, validation, output, epochs, monitor="val_loss", 
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     if not fresh:
         restore_from_backup(output)
-    if not fresh and is_orphan_log(output) and read_log(log):
+    orphan = is_orphan_log(output)
+    if orphan and not fresh and (logged := len(read_log(log))):
         # Say so: a user who expected to resume (a backup lost with its cache folder) would
         # otherwise only notice that the epochs count from 1 again.
-        print(f"{log} records {len(read_log(log))} epoch(s), but neither {output} nor its "
-              f"backup {backup} is here: training starts again from epoch 1")
-    if fresh or is_orphan_log(output):
+        print(f"{log} records {logged} epoch(s), but neither {output} nor its backup "
+              f"{backup} is here: training starts again from epoch 1")
+    if fresh or orphan:
         shutil.rmtree(backup, ignore_errors=True)
         shutil.rmtree(Path(output).with_suffix(".backup"), ignore_errors=True)
         log.unlink(missing_ok=True)
