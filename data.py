@@ -360,11 +360,21 @@ def read_image(path, channels=None):
     return array[..., None] if array.ndim == 2 else array
 
 
-def write_image(path, image):
-    """Write a (H, W, 1 or 3) uint8 image atomically; the suffix picks the format."""
-    image = image[..., 0] if image.shape[-1] == 1 else image
+def image_format(path):
+    """PIL's name of the format that a file name's suffix picks ("PNG", "JPEG"), or None."""
+    return Image.registered_extensions().get(Path(path).suffix.lower())
+
+
+def write_image(path, image, exact=False):
+    """Write a (H, W, 1 or 3) uint8 image atomically; the suffix picks the format. `exact`:
+    refuse, writing nothing, a format that would not give back the same pixels (JPEG, a
+    palette GIF), so that a degraded image is never degraded again by its file."""
     with atomic_output(path) as temporary:
-        Image.fromarray(image).save(temporary)
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(temporary)
+        if exact and not np.array_equal(read_image(temporary, image.shape[-1]), image):
+            raise DataError(f"{path}: {image_format(path) or 'this format'} would not keep the "
+                            "pixels exactly (it compresses them again); write a lossless "
+                            "format such as PNG")
 
 
 @contextlib.contextmanager

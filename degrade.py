@@ -191,14 +191,20 @@ def value_text(name, value, number="g", joiner=", "):
 # ---------------------------------------------------------------------------------------------
 # The degradations
 # ---------------------------------------------------------------------------------------------
+def save_jpeg(image, quality, target):
+    """PIL's JPEG encoding of one (H, W, C) uint8 image at integer quality 1..100, into a path
+    or a file object."""
+    mode = "L" if image.shape[-1] == 1 else "RGB"
+    Image.fromarray(image.reshape(image.shape[:2]) if mode == "L" else image, mode).save(
+        target, "JPEG", quality=int(quality))
+
+
 def jpeg_round_trip(image, quality):
     """PIL's JPEG encode + decode of one (H, W, C) uint8 image at integer quality 1..100."""
-    mode = "L" if image.shape[-1] == 1 else "RGB"
     buffer = io.BytesIO()
-    Image.fromarray(image.reshape(image.shape[:2]) if mode == "L" else image, mode).save(
-        buffer, "JPEG", quality=int(quality))
+    save_jpeg(image, quality, buffer)
     buffer.seek(0)
-    decoded = np.asarray(Image.open(buffer).convert(mode))
+    decoded = np.asarray(Image.open(buffer).convert("L" if image.shape[-1] == 1 else "RGB"))
     return decoded.reshape(image.shape)
 
 
@@ -340,10 +346,11 @@ def parse_param(degradation, text, count, rng):
     return check_params(degradation, value, count)
 
 
-def apply(images, degradation, params, rng):
+def stages(degradation, params):
+    """The parameters of one command-line degradation as a mixture's: {stage: parameters}."""
     if degradation == "mixture":
-        return mixture(images, params, rng)
-    return degrade(images, degradation, params, rng)
+        return params
+    return dict(zip(parts(degradation), params.T if params.ndim == 2 else params[None]))
 
 
 def degrade_dataset(args, rng):
@@ -353,11 +360,10 @@ def degrade_dataset(args, rng):
               "class_names": np.asarray(dataset.class_names)}
     for split in ("train", "test"):
         images = getattr(dataset, f"x_{split}")
-        params = parse_param(args.degradation, args.param, len(images), rng)
-        arrays[f"x_{split}"] = apply(images, args.degradation, params, rng)
-        named = params if isinstance(params, dict) else {args.degradation: params} \
-            if params.ndim == 1 else dict(zip(parts(args.degradation), params.T))
-        for name, values in named.items():
+        params = stages(args.degradation,
+                        parse_param(args.degradation, args.param, len(images), rng))
+        arrays[f"x_{split}"] = mixture(images, params, rng)
+        for name, values in params.items():
             arrays[f"param_{name}_{split}"] = values
         print(f"{split}: {len(images)} images degraded")
     data.save_npz(args.out, **arrays)
@@ -367,8 +373,15 @@ def degrade_dataset(args, rng):
 def degrade_image(args, rng):
     import data
     image = data.read_image(args.input)[None]
-    params = parse_param(args.degradation, args.param, 1, rng)
-    data.write_image(args.output, apply(image, args.degradation, params, rng)[0])
+    params = stages(args.degradation, parse_param(args.degradation, args.param, 1, rng))
+    if "jpeg" in params and data.image_format(args.output) == "JPEG":
+        # JPEG is the last stage: the file is the codec's own output. Decoding it and saving
+        # the pixels as JPEG again would compress them twice, at PIL's default quality.
+        before = mixture(image, {k: v for k, v in params.items() if k != "jpeg"}, rng)
+        with data.atomic_output(args.output) as temporary:
+            save_jpeg(before[0], params["jpeg"][0], temporary)
+    else:
+        data.write_image(args.output, mixture(image, params, rng)[0], exact=True)
 
 
 def build_parser():
@@ -377,7 +390,8 @@ def build_parser():
                     "blur or a mixture of them (applied in the order blur, noise, jpeg; mixed: "
                     "noise, then JPEG, the mixture that has estimators and classifiers).")
     parser.add_argument("input", nargs="?", help="input image (PNG, BMP, TIFF, JPEG)")
-    parser.add_argument("output", nargs="?", help="output image; PNG keeps it lossless")
+    parser.add_argument("output", nargs="?", help="output image: a lossless format (PNG), or "
+                        "JPEG when JPEG is the last stage (the codec's own file, compressed once)")
     parser.add_argument("--dataset", help="instead of one image: cifar10, cifar100, mnist, "
                         "fashion_mnist, an .npz (x_train y_train x_test y_test) or a folder "
                         "with train/ and test/ class subfolders")

@@ -216,6 +216,35 @@ def test_cli_jpeg_equals_pil(tmp_path):
                                   pil_round_trip(image, 10, "RGB"))
 
 
+def test_cli_jpeg_into_a_jpeg_file_compresses_once(tmp_path):
+    """The .jpg written is the codec's output at q 10, not those pixels compressed again."""
+    image = textured(count=1, size=48)[0]
+    Image.fromarray(image).save(tmp_path / "in.png")
+    result = run("in.png", "out.jpg", "--degradation", "jpeg", "--param", 10, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.jpg")),
+                                  pil_round_trip(image, 10, "RGB"))
+
+
+def test_cli_mixed_into_a_jpeg_file_is_the_mixed_image(tmp_path):
+    image = textured(count=1)[0]
+    data.write_image(tmp_path / "in.png", image)
+    assert degrade.main([str(tmp_path / "in.png"), str(tmp_path / "out.jpeg"), "--degradation",
+                         "mixed", "--param", "noise=10,jpeg=30", "--seed", "2"]) == 0
+    expected = degrade.degrade(image[None], "mixed", [10, 30], rng=np.random.default_rng(2))[0]
+    np.testing.assert_array_equal(data.read_image(tmp_path / "out.jpeg"), expected)
+
+
+def test_cli_noise_into_a_jpeg_file_is_refused(tmp_path):
+    """A JPEG file would compress the noisy image at PIL's default quality: refused, nothing
+    written."""
+    Image.fromarray(textured(count=1)[0]).save(tmp_path / "in.png")
+    result = run("in.png", "out.jpg", "--degradation", "noise", "--param", 10, cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "PNG" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+
+
 def test_cli_noise_on_flat_grey(tmp_path):
     Image.fromarray(np.full((256, 256, 3), 128, np.uint8)).save(tmp_path / "flat.png")
     result = run("flat.png", "out.png", "--degradation", "noise", "--param", 25, "--seed", 1,
