@@ -22,6 +22,7 @@ For evaluate.py and other scripts: MODES, weights_path, load_classifier, predict
 """
 import argparse
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -274,6 +275,9 @@ def predict_files(args):
         if spec.needs_estimator else None
     names = read_class_names(args, name, model.outputs[0].shape[-1])
     photos = [data.read_image(path, shape[-1]) for path in args.predict]
+    for path in args.predict if spec.needs_estimator else ():
+        if warning := estimator.colour_noise_warning(path, spec.degradation, shape[-1]):
+            print(warning, file=sys.stderr)
     images = np.stack([fit_to_network(photo, shape) for photo in photos])
     # The classifier is told the parameter of the image it sees, so it is estimated after
     # resizing; resizing a large photo also smooths away much of its degradation, so the

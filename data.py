@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 # Keras is imported only for keras.datasets; keep TensorFlow's start-up chatter quiet then.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -363,6 +363,14 @@ def read_image(path, channels=None):
 def image_format(path):
     """PIL's name of the format that a file name's suffix picks ("PNG", "JPEG"), or None."""
     return Image.registered_extensions().get(Path(path).suffix.lower())
+
+
+def subsampled_colour(path):
+    """Whether an image file is a colour JPEG that stores its colour at a lower resolution than
+    its brightness (chroma subsampling: PIL's default, and most cameras')."""
+    with Image.open(path) as image:
+        return image.format == "JPEG" and image.mode != "L" and \
+            JpegImagePlugin.get_sampling(image) > 0
 
 
 def write_image(path, image, exact=False):

@@ -110,6 +110,7 @@ def test_predict_prints_the_estimated_qf_and_five_classes(tmp_path, capsys):
     status, out, err = run(capsys, "--mode", "est_qf", "--dataset", dataset, "--weights-dir",
                            tmp_path, "--predict", photo, photo)
     assert status == 0, err
+    assert "warning" not in err  # the colour caveat is the noise estimator's alone
     lines = out.splitlines()
     assert len(lines) == 12 and lines[0].startswith(f"{photo}: estimated QF ")
     # The 30x40 photo is resized to the network's 16x16: both estimates are printed, named.
@@ -118,6 +119,21 @@ def test_predict_prints_the_estimated_qf_and_five_classes(tmp_path, capsys):
     assert 1 <= float(resized) <= 100 and 1 <= float(own) <= 100
     assert [line.split()[0] for line in lines[1:6]] == ["1.", "2.", "3.", "4.", "5."]
     assert {line.split()[1] for line in lines[1:6]} <= set(CLASSES)
+
+
+def test_predict_warns_that_a_subsampled_jpeg_hides_colour_noise(tmp_path, capsys):
+    dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
+    tiny_estimators(tmp_path, 3)
+    assert run(capsys, "--mode", "est_nl", "--dataset", dataset, "--weights-dir", tmp_path,
+               *TINY)[0] == 0
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (16, 16, 3), np.uint8))
+    image.save(tmp_path / "camera.jpg", quality=95)
+    image.save(tmp_path / "full-colour.jpg", quality=95, subsampling=0)
+    status, out, err = run(capsys, "--mode", "est_nl", "--dataset", dataset, "--weights-dir",
+                           tmp_path, "--predict", tmp_path / "camera.jpg",
+                           tmp_path / "full-colour.jpg")
+    assert status == 0 and out.count("estimated noise sigma") == 2
+    assert err.count("warning") == 1 and f"{tmp_path / 'camera.jpg'} is a JPEG" in err
 
 
 def test_the_mixed_modes_read_and_print_a_pair(tmp_path, capsys):

@@ -225,6 +225,16 @@ def test_read_and_write_images(tmp_path):
         data.read_image(tmp_path / "junk.png")
 
 
+def test_subsampled_colour_tells_a_jpeg_that_stores_colour_at_lower_resolution(tmp_path):
+    image = random_images(1, 16, 16, 3)[0]
+    Image.fromarray(image).save(tmp_path / "420.jpg", quality=100)
+    Image.fromarray(image).save(tmp_path / "444.jpg", quality=100, subsampling=0)
+    Image.fromarray(image[..., 0]).save(tmp_path / "gray.jpg")
+    Image.fromarray(image).save(tmp_path / "rgb.png")
+    assert [data.subsampled_colour(tmp_path / name) for name in
+            ("420.jpg", "444.jpg", "gray.jpg", "rgb.png")] == [True, False, False, False]
+
+
 def test_atomic_output_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "table.csv"
     target.write_text("old")

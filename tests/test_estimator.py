@@ -292,6 +292,26 @@ def test_shipped_jpeg_estimator_reads_quality_30_from_a_png(tmp_path):
 
 
 @pytest.mark.skipif(not CIFAR_SUBSET.is_file(), reason=f"real data not found at {CIFAR_SUBSET}")
+def test_shipped_noise_estimator_misses_the_noise_of_a_subsampled_jpeg(tmp_path):
+    """The caveat that --predict prints: sigma 50 saved at q 100 with PIL's default subsampled
+    colour reads far too low, and right when the colour keeps its full resolution."""
+    with np.load(CIFAR_SUBSET) as archive:
+        noisy = degrade.noise(archive["x_test"][:6], 50.0, np.random.default_rng(0))
+    names = {"subsampled": [], "full": []}
+    for index, image in enumerate(noisy):
+        for kind, options in (("subsampled", {}), ("full", {"subsampling": 0})):
+            names[kind].append(f"{kind}{index}.jpg")
+            Image.fromarray(image).save(tmp_path / names[kind][-1], quality=100, **options)
+    result = run("--degradation", "noise", "--weights-dir", REPO / "weights", "--predict",
+                 *names["subsampled"], *names["full"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    read = dict(line.split("\t") for line in result.stdout.splitlines() if "\t" in line)
+    assert np.mean([float(read[name]) for name in names["subsampled"]]) < 20
+    assert abs(np.mean([float(read[name]) for name in names["full"]]) - 50) < 4
+    assert result.stderr.count("subsampled colour") == len(noisy)
+
+
+@pytest.mark.skipif(not CIFAR_SUBSET.is_file(), reason=f"real data not found at {CIFAR_SUBSET}")
 def test_shipped_estimators_read_gray_images(tmp_path):
     """Gray CIFAR test images at sigma 30 and at q 30: the gray noise estimator, and the RGB
     JPEG one given the channel three times, are within 5 of the truth on average."""
