@@ -274,6 +274,27 @@ def test_a_mixed_estimator_maps_two_parameters_and_prints_both(tmp_path, clean_f
 
 
 @pytest.mark.skipif(not CIFAR_SUBSET.is_file(), reason=f"real data not found at {CIFAR_SUBSET}")
+@pytest.mark.skipif(not (REPO / "weights" / "estimator_mixed.keras").is_file(),
+                    reason="the shipped mixed estimator is not in weights/")
+def test_shipped_mixed_estimator_reads_both_parameters(tmp_path):
+    """Four subset test images with sigma 30, then q 50, saved as PNG: --predict prints both,
+    each image within 10 of the true sigma and 20 of the true q."""
+    with np.load(CIFAR_SUBSET) as archive:
+        images = degrade.degrade(archive["x_test"][:4], "mixed", [30, 50], rng=0)
+    names = [f"mixed{index}.png" for index in range(len(images))]
+    for name, image in zip(names, images):
+        data.write_image(tmp_path / name, image)
+    result = run("--degradation", "mixed", "--weights-dir", REPO / "weights", "--predict",
+                 *names, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    pairs = [re.fullmatch(r"sigma ([\d.]+)  q ([\d.]+)", line.split("\t")[1]).groups()
+             for line in result.stdout.splitlines() if "\t" in line]
+    assert len(pairs) == 4, result.stdout
+    assert all(abs(float(sigma) - 30) < 10 and abs(float(q) - 50) < 20 for sigma, q in pairs), \
+        pairs
+
+
+@pytest.mark.skipif(not CIFAR_SUBSET.is_file(), reason=f"real data not found at {CIFAR_SUBSET}")
 @pytest.mark.skipif(not (REPO / "weights" / "estimator_jpeg.keras").is_file(),
                     reason="the shipped JPEG estimator is not in weights/")
 def test_shipped_jpeg_estimator_reads_quality_30_from_a_png(tmp_path):
