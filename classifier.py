@@ -78,7 +78,10 @@ def load_classifier(dataset_name, mode, weights_dir=WEIGHTS_DIR):
     spec = get_mode(mode)
     path = weights_path(dataset_name, mode, weights_dir)
     if not path.is_file():
-        raise data.DataError(f"no classifier weights at {path}: train them with `python "
+        others = sorted(found.name[len("classifier_"):-len(f"_{mode}.keras")]
+                        for found in Path(weights_dir).glob(f"classifier_*_{mode}.keras"))
+        hint = f" (--dataset {' or '.join(others)} has them)" if others else ""
+        raise data.DataError(f"no classifier weights at {path}{hint}: train them with `python "
                              f"classifier.py --mode {mode} --dataset {dataset_name}`")
     model = training.load_model(path)
     expected = parameter_count(spec)

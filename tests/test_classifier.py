@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 import classifier
+import data
 import degrade
 import estimator
 
@@ -186,6 +187,8 @@ def test_images_or_flags_that_do_not_fit_the_weights_are_a_one_line_error(tmp_pa
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert "12x12 with 1 channel(s)" in err and "16x16 with 3 channel(s)" in err
     model = classifier.load_classifier("toy", "org", tmp_path)
+    with pytest.raises(data.DataError, match=r"\(--dataset toy has them\)"):
+        classifier.load_classifier("cifar10", "org", tmp_path)
     with pytest.raises(ValueError, match="takes 16x16"):
         classifier.predict_probabilities(model, np.zeros((1, 12, 12, 1), np.uint8))
 
