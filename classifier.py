@@ -65,6 +65,14 @@ def weights_path(dataset_name, mode, weights_dir=WEIGHTS_DIR):
     return Path(weights_dir) / f"classifier_{dataset_name}_{mode}.keras"
 
 
+def trained_datasets(mode, weights_dir=WEIGHTS_DIR):
+    """The dataset names that have a network of `mode` in `weights_dir`."""
+    pattern = weights_path("*", mode, weights_dir)
+    prefix, suffix = pattern.name.split("*")
+    return sorted(found.name[len(prefix):-len(suffix)]
+                  for found in pattern.parent.glob(pattern.name))
+
+
 def class_names_path(dataset_name, weights_dir=WEIGHTS_DIR):
     """Class names, one a line, written beside the weights so --predict needs no dataset."""
     return Path(weights_dir) / f"classifier_{dataset_name}.classes.txt"
@@ -78,8 +86,7 @@ def load_classifier(dataset_name, mode, weights_dir=WEIGHTS_DIR):
     spec = get_mode(mode)
     path = weights_path(dataset_name, mode, weights_dir)
     if not path.is_file():
-        others = sorted(found.name[len("classifier_"):-len(f"_{mode}.keras")]
-                        for found in Path(weights_dir).glob(f"classifier_*_{mode}.keras"))
+        others = trained_datasets(mode, weights_dir)
         hint = f" (--dataset {' or '.join(others)} has them)" if others else ""
         raise data.DataError(f"no classifier weights at {path}{hint}: train them with `python "
                              f"classifier.py --mode {mode} --dataset {dataset_name}`")
