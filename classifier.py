@@ -6,6 +6,7 @@ paper compares.
     python classifier.py --mode est_qf --dataset cifar10                # JPEG + estimated QF
     python classifier.py --mode est_qf --dataset cifar10 --predict photo.jpg scan.png
     python classifier.py --mode known_nl --dataset cifar10 --predict noisy.png --param 25
+    python classifier.py --mode noisy --gate --predict photo.jpg   # org or noisy, by sigma
 
 Modes (modes.py): org (clean images), jpg / noisy (degraded images, image only), est_qf /
 est_nl (degraded images + the parameter estimated by the frozen weights/estimator_<deg>.keras),
@@ -38,7 +39,8 @@ import recipes  # noqa: E402
 import training  # noqa: E402
 from batches import (Augmentation, TrainingBatches, degraded_inputs,  # noqa: E402,F401
                      fed_parameters, held_out, model_inputs, split_validation)
-from modes import MODES, Mode, compared_modes, get_mode, placebo_of  # noqa: E402,F401
+from modes import (MODES, Mode, compared_modes, get_mode, image_only_modes,  # noqa: E402,F401
+                   placebo_of)
 from network import (DENSE_PER_WIDTH, FULL_WIDTH, JOINS, build_classifier,  # noqa: E402,F401
                      has_parameter_input, model_image_shape, parameter_join, parameter_size)
 
@@ -276,6 +278,8 @@ def fit_to_network(image, shape):
 
 def predict_files(args):
     spec = get_mode(args.mode)
+    if args.gate:
+        return predict_gated_files(args, spec)
     if spec.told_truth and args.param is None:
         raise ValueError(f"mode {args.mode} takes the true parameter: give it with --param")
     name = data.dataset_name(args.dataset or PREDICT_DATASET)
@@ -284,11 +288,8 @@ def predict_files(args):
     estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args), shape[-1]) \
         if spec.needs_estimator else None
     names = read_class_names(args, name, model.outputs[0].shape[-1])
-    photos = [data.read_image(path, shape[-1]) for path in args.predict]
-    for path in args.predict if spec.needs_estimator else ():
-        if warning := estimator.colour_noise_warning(path, spec.degradation, shape[-1]):
-            print(warning, file=sys.stderr)
-    images = np.stack([fit_to_network(photo, shape) for photo in photos])
+    photos, images = read_photos(args.predict, shape,
+                                 spec.degradation if spec.needs_estimator else None)
     # The classifier is told the parameter of the image it sees, so it is estimated after
     # resizing; resizing a large photo also smooths away much of its degradation, so the
     # photo's own estimate, at full resolution, is printed beside it.
@@ -302,22 +303,63 @@ def predict_files(args):
                                                [None] * len(photos)):
         own = estimator.estimate(estimator_model, photo[None], spec.degradation)[0] \
             if spec.needs_estimator and photo.shape != shape else None
-        print(describe(path, probability, names, spec, param, photo.shape, shape, own))
+        told = parameter_text(spec.told, spec.degradation, param, photo.shape, shape, own) \
+            if param is not None else ""
+        print(describe(path, probability, names, told))
 
 
-def describe(path, probabilities, names, spec, param, photo_shape, shape, own=None):
-    """The header line of one image's answer and its top classes."""
-    header = f"{path}"
-    if param is not None:
-        label = degrade.get_degradation(spec.degradation).label
-        header += f": {spec.told} {label} {number_text(param)}"
-        if photo_shape[:2] != shape[:2]:
-            header += f" for the {size_text(shape)} input the classifier sees"
-        if own is not None:
-            header += f" (the photo itself, {size_text(photo_shape)}: {number_text(own)})"
+def predict_gated_files(args, spec):
+    """--gate: the clean-trained network and that of --mode (jpg, noisy) mixed per image by
+    the estimated level, through the gate that evaluate.py --gate fitted (gate.py)."""
+    import gate  # gate.py builds on this module, so it is imported only here
+    if spec.has_parameter or spec.degradation is None or \
+            degrade.parameter_count(spec.degradation) != 1:
+        raise data.DataError(f"--gate mixes org with jpg or noisy by the estimated level: give "
+                             f"--mode jpg or --mode noisy, not {args.mode}")
+    name = data.dataset_name(args.dataset or PREDICT_DATASET)
+    clean, degraded = (load_classifier(name, mode, args.weights_dir)
+                       for mode in image_only_modes(spec.degradation))
+    fitted = gate.load_gate(name, spec.degradation, args.weights_dir)
+    shape = model_image_shape(degraded)
+    estimator_model = estimator.load_estimator(spec.degradation, estimator_dir(args), shape[-1])
+    names = read_class_names(args, name, degraded.outputs[0].shape[-1])
+    photos, images = read_photos(args.predict, shape, spec.degradation)
+    levels = estimator.estimate(estimator_model, images, spec.degradation)
+    probabilities = fitted.mix(levels, predict_probabilities(clean, images),
+                               predict_probabilities(degraded, images))
+    for path, photo, probability, level, weight in zip(args.predict, photos, probabilities,
+                                                       levels, fitted.weight(levels)):
+        told = parameter_text("estimated", spec.degradation, level, photo.shape, shape)
+        print(describe(path, probability, names,
+                       f"{told}; weight of the clean-trained network {weight:.2f}"))
+
+
+def read_photos(paths, shape, degradation=None):
+    """The images at `paths` as read, and stacked at the network's input `shape`; for a noise
+    `degradation`, a warning for each colour-subsampled JPEG, whose noise reads too low."""
+    photos = [data.read_image(path, shape[-1]) for path in paths]
+    for path in paths if degradation else ():
+        if warning := estimator.colour_noise_warning(path, degradation, shape[-1]):
+            print(warning, file=sys.stderr)
+    return photos, np.stack([fit_to_network(photo, shape) for photo in photos])
+
+
+def describe(path, probabilities, names, told=""):
+    """One image's answer: its path, `told` (parameter_text) and its top classes."""
     top = np.argsort(probabilities)[::-1][:TOP_CLASSES]
     lines = [f"  {rank}. {names[c]:<16} {probabilities[c]:.3f}" for rank, c in enumerate(top, 1)]
-    return "\n".join([header, *lines])
+    return "\n".join([f"{path}: {told}" if told else f"{path}", *lines])
+
+
+def parameter_text(told, degradation, param, photo_shape, shape, own=None):
+    """The parameter of an answer: `told` is how it was obtained (modes.PARAMETER_SOURCES),
+    `own` the estimate of the photo at full resolution where it was resized."""
+    text = f"{told} {degrade.get_degradation(degradation).label} {number_text(param)}"
+    if photo_shape[:2] != shape[:2]:
+        text += f" for the {size_text(shape)} input the classifier sees"
+    if own is not None:
+        text += f" (the photo itself, {size_text(photo_shape)}: {number_text(own)})"
+    return text
 
 
 def number_text(value):
@@ -355,6 +397,10 @@ def build_parser():
     parser.add_argument("--param", type=float, nargs="+", metavar="VALUE",
                         help="with --predict in a known_* mode: the true QF or noise sigma of "
                         "the images (known_pair: sigma and q)")
+    parser.add_argument("--gate", action="store_true",
+                        help="with --predict and --mode jpg or noisy: mix that network with org "
+                        "by the estimated level, through the curve that evaluate.py --gate "
+                        "fitted (gate_<dataset>_<degradation>.json in --weights-dir)")
     group = parser.add_argument_group("network")
     group.add_argument("--width", type=int,
                        help="features of the first block; the others are 2x and 4x, the dense "
@@ -416,6 +462,8 @@ def main(argv=None):
     parser, args = parse_args(argv)
     if args.param is not None and not args.predict:
         parser.error("--param needs --predict")
+    if args.gate and not args.predict:
+        parser.error("--gate needs --predict")
     task = predict_files if args.predict else train
     return data.run_cli(parser.prog, lambda: task(args))
 

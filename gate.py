@@ -15,8 +15,11 @@ and s), which, unlike the accuracy, changes smoothly with the weight.
 The gate is compared, per interval and over the seeds given (one weights folder each), with each
 network alone, with the plain average of the two (the same cost, no gate) and with the average
 of two seeds of the degraded network (an ensemble that knows no level), each gain with its
-interval over seeds and test images (accuracy_stats.gain_interval). evaluate.py --gate runs it.
+interval over seeds and test images (accuracy_stats.gain_interval). evaluate.py --gate runs it,
+and keeps each weights folder's fitted curve beside its networks (gate_<dataset>_<degradation>.json)
+for classifier.py --gate --predict, which classifies a user's images through it.
 """
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +63,32 @@ class Gate:
     def mix(self, levels, p_clean, p_degraded):
         weight = self.weight(levels)[:, None]
         return weight * p_clean + (1 - weight) * p_degraded
+
+
+def gate_path(dataset_name, degradation, weights_dir):
+    """Where the gate of the networks of `dataset_name` in `weights_dir` is kept."""
+    return Path(weights_dir) / f"gate_{dataset_name}_{degradation}.json"
+
+
+def save_gate(gate, path, fitted_on):
+    """`fitted_on`: what the gate was fitted on, in words."""
+    record = {"midpoint": gate.midpoint, "scale": gate.scale, "fitted_on": fitted_on}
+    write_text(json.dumps(record, indent=2) + "\n", path)
+
+
+def load_gate(dataset_name, degradation, weights_dir):
+    """The Gate that evaluate.py --gate fitted for these networks, or a one-line DataError."""
+    path = gate_path(dataset_name, degradation, weights_dir)
+    if not path.is_file():
+        raise data.DataError(f"no gate at {path}: `python evaluate.py --degradation "
+                             f"{degradation} --gate --weights {weights_dir}` fits one for the "
+                             f"networks it tests (--trained-on {dataset_name} where their "
+                             "dataset is not the test set's)")
+    try:
+        record = json.loads(path.read_text())
+        return Gate(float(record["midpoint"]), float(record["scale"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise data.DataError(f"{path} is not a gate file ({error})") from error
 
 
 def true_class_probabilities(p_clean, p_degraded, labels):
@@ -239,6 +268,8 @@ def evaluate_gate(args, dataset, folders, trained_on, name, images, labels, valu
                  f"images of {validation_data.name}, each at {VALIDATION_LEVELS} levels")
     print(f"fitting {len(pairs)} gate(s) on {fitted_on}", flush=True)
     gates = fit_gates(pairs, validation, args.degradation, args.batch_size)
+    for gate, folder in zip(gates, folders):
+        save_gate(gate, gate_path(trained_on, args.degradation, folder), fitted_on)
     # The estimates of an earlier sweep of the same test images, where kept.
     cache = EstimateCache(SweepRecord.condition(images, labels, values, args.seed, None,
                                                 estimator_file))

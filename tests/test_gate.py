@@ -9,6 +9,7 @@ import data
 import estimator
 import evaluate
 import gate
+import training
 from conftest import random_npz
 
 SHAPE, CLASSES = (16, 16, 3), 3
@@ -117,3 +118,41 @@ def test_one_seed_gets_test_image_intervals_and_no_pair(two_seeds):
 def test_trained_on_another_dataset_needs_its_validation_data(two_seeds, capsys):
     assert run_gate(two_seeds, "--degradation", "noise", "--trained-on", "other") == 2
     assert "--gate-validation" in capsys.readouterr().err
+
+
+def predict_gated(setup, *flags, mode="noisy"):
+    return classifier.main(["--mode", mode, "--gate", "--dataset", str(setup / "tiny.npz"),
+                            "--estimator-dir", str(setup), *flags])
+
+
+def test_each_folder_keeps_its_gate_and_predict_classifies_through_it(two_seeds, capsys):
+    assert run_gate(two_seeds, "--degradation", "noise", "--params", "0,25,50") == 0
+    gates = [gate.load_gate("tiny", "noise", two_seeds / f"seed{k}") for k in (0, 1)]
+    markdown = (two_seeds / "plots" / "tiny_noise_gate.md").read_text()
+    for k, fitted in enumerate(gates):
+        assert f"seed {k}: m {fitted.midpoint:.1f}, s {fitted.scale:+.2f}" in markdown
+    image = np.random.default_rng(0).integers(0, 256, SHAPE, dtype=np.uint8)
+    data.write_image(two_seeds / "photo.png", image)
+    capsys.readouterr()
+    folder = two_seeds / "seed1"
+    assert predict_gated(two_seeds, "--weights-dir", str(folder),
+                         "--predict", str(two_seeds / "photo.png")) == 0
+    header, first = capsys.readouterr().out.splitlines()[:2]
+    level = estimator.estimate(training.load_model(estimator.weights_path("noise", two_seeds)),
+                               image[None], "noise")
+    clean, degraded = (classifier.predict_probabilities(
+        classifier.load_classifier("tiny", mode, folder), image[None]) for mode in ("org", "noisy"))
+    expected = gates[1].mix(level, clean, degraded)[0]
+    assert f"estimated noise sigma {level[0]:.1f}" in header
+    assert f"weight of the clean-trained network {gates[1].weight(level)[0]:.2f}" in header
+    assert first.endswith(f"{expected.max():.3f}")
+
+
+@pytest.mark.parametrize("mode,message", [("est_nl", "give --mode jpg or --mode noisy"),
+                                          ("org", "give --mode jpg or --mode noisy"),
+                                          ("noisy", "no gate at")])
+def test_predict_through_a_gate_says_what_it_lacks(two_seeds, capsys, mode, message):
+    data.write_image(two_seeds / "photo.png", np.zeros(SHAPE, np.uint8))
+    assert predict_gated(two_seeds, "--weights-dir", str(two_seeds / "seed0"), "--predict",
+                         str(two_seeds / "photo.png"), mode=mode) == 2
+    assert message in capsys.readouterr().err
