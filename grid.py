@@ -7,7 +7,8 @@ seeds and test images, are the seed study's own. Outputs, in --out:
 
   <dataset>_mixed_grid.csv            per pair and network: mean, SD, seeds; gain and interval
                                       over the image-only network and over the placebo
-  <dataset>_mixed_grid.md             the same as sigma x q grids
+  <dataset>_mixed_grid.md             the same as sigma x q grids, after a summary over all
+                                      pairs (the seed table's "all pairs" row)
   <dataset>_mixed_grid_accuracy.png   heat maps: accuracy of every network
   <dataset>_mixed_grid_gain.png       heat maps: each parameter-aware network's gain
   <dataset>_mixed_estimator.csv, .md  (--estimator-only) the mixed estimator's mean and SD of
@@ -25,7 +26,7 @@ import degrade
 import estimator
 from figures import pyplot, save_figure
 from sweeps import degraded_test_set, sweep_folders
-from tables import (NETWORKS, NO_VALUE, gain_text, group_label, network_groups,
+from tables import (ALL_PAIRS, NETWORKS, NO_VALUE, gain_text, group_label, network_groups,
                     param_columns, seed_table, value_groups, write_csv, write_text)
 
 DEGRADATION = degrade.MIXED.name
@@ -74,7 +75,7 @@ def grid_markdown(table, dataset_name, images, folders):
     networks = list(dict.fromkeys(table["network"]))
     lines = [f"Noise, then JPEG, on {dataset_name} ({images} test images, {folders} weights "
              "folder(s)): accuracy at each (sigma, q), mean over seeds (SD where there are "
-             "several); rows sigma, columns q."]
+             "several); rows sigma, columns q.", "", *summary_markdown(table)]
     for network in networks:
         means, sds = grid_of(table, network, "mean"), grid_of(table, network, "sd")
         seeds = int(table.loc[table["network"] == network, "seeds"].max())
@@ -97,6 +98,25 @@ def grid_markdown(table, dataset_name, images, folders):
             lines += markdown_grid(gains, lambda r, c: NO_VALUE if np.isnan(gains.loc[r, c])
                                    else gain_text(gains.loc[r, c], low.loc[r, c], high.loc[r, c]))
     return "\n".join(lines) + "\n"
+
+
+def summary_markdown(table):
+    """Every network over all the pairs swept: mean (SD) over seeds, and each gain over the
+    image-only network and over the placebo with its interval over seeds and test images."""
+    rows = table[table["interval"] == ALL_PAIRS]
+    lines = [f"**Over all {int(rows['values'].max())} pairs** (Eq. (1): the share of the pairs "
+             "at which an image is classified right, mean over seeds (SD); gains with their 95% "
+             "interval over seeds and test images)", "",
+             "| network | accuracy | gain over the image-only network | gain over the placebo |",
+             "|---|---|---|---|"]
+    for row in rows.itertuples():
+        sd = "" if np.isnan(row.sd) else f" ({row.sd:.3f})"
+        gains = [NO_VALUE if np.isnan(getattr(row, column)) else gain_text(
+            getattr(row, column), getattr(row, f"{column}_ci_low"),
+            getattr(row, f"{column}_ci_high")) for column in ("gain", "over_placebo")]
+        lines.append(f"| {group_label(row.network)} | {row.mean:.3f}{sd} | " + " | ".join(gains)
+                     + " |")
+    return lines
 
 
 def markdown_grid(frame, cell):

@@ -63,6 +63,8 @@ PAPER_ESTIMATE_TABLES = {"jpeg": 2, "noise": 5}
 
 
 NO_VALUE = "-"  # a Markdown cell for an interval that the sweep did not reach
+# The mixed sweep's summary row: Eq. (1) over every (sigma, q) pair swept.
+ALL_PAIRS = "all pairs"
 
 
 def paper_key(dataset_name, degradation):
@@ -241,10 +243,10 @@ def group_label(name):
 
 def value_groups(values, degradation):
     """The rows of a seed table: (name, which values it holds) for each interval of Eq. (1), or
-    for mixed each (sigma, q) pair of the two-dimensional sweep on its own."""
+    for mixed each (sigma, q) pair of the two-dimensional sweep on its own, then ALL_PAIRS."""
     if degrade.get_degradation(degradation).parts:
         return [(degrade.value_text(degradation, value), np.all(values == value, axis=1))
-                for value in values]
+                for value in values] + [(ALL_PAIRS, np.ones(len(values), bool))]
     return [(f"{low}-{high}", (values >= low) & (values <= high))
             for low, high in INTERVALS[degradation]]
 

@@ -10,6 +10,7 @@ import estimator
 import evaluate
 import grid
 import sweeps
+import tables
 from conftest import random_npz
 
 SHAPE, CLASSES = (16, 16, 3), 3
@@ -45,7 +46,7 @@ def run_grid(setup, *extra, folders=("seed0", "seed1")):
 def test_the_two_dimensional_sweep_writes_a_table_per_pair_and_heat_maps(two_seeds, capsys):
     assert run_grid(two_seeds) == 0
     table = pd.read_csv(two_seeds / "plots" / "tiny_mixed_grid.csv")
-    swept = table[table["interval"] != "clean"]
+    swept = table[~table["interval"].isin(["clean", tables.ALL_PAIRS])]
     assert set(map(tuple, swept[["noise", "jpeg"]].to_numpy())) == {
         (0, 10), (0, 90), (30, 10), (30, 90)}
     assert sorted(swept["network"].unique()) == sorted(MODES)
@@ -69,6 +70,17 @@ def test_the_two_dimensional_sweep_writes_a_table_per_pair_and_heat_maps(two_see
                                                  - means[(row.interval, "shuffled_pair")],
                                                  abs=2e-6)
     assert "Mixed+Est.pair - Mixed+Shuffled.pair" in markdown
+    # The summary row: Eq. (1) over the four pairs, so its mean is that of the pairs' means,
+    # and each of its gains has an interval.
+    summary = table[table["interval"] == tables.ALL_PAIRS].set_index("network")
+    assert (summary["values"] == 4).all() and sorted(summary.index) == sorted(MODES)
+    for network in MODES:
+        assert summary.loc[network, "mean"] == pytest.approx(
+            swept.loc[swept["network"] == network, "mean"].mean(), abs=1e-5)
+    assert summary.loc[["est_pair", "known_pair", "shuffled_pair"],
+                       ["gain", "gain_ci_low", "gain_ci_high"]].notna().all().all()
+    assert summary.loc[["est_pair", "known_pair"], "over_placebo"].notna().all()
+    assert "**Over all 4 pairs**" in markdown and "| Mixed+Est.pair | " in markdown
     for name in ("accuracy", "gain"):
         assert (two_seeds / "plots" / f"tiny_mixed_grid_{name}.png").stat().st_size > 0
     # Known.pair has no clean row: a clean image has no q.
