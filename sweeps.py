@@ -227,7 +227,17 @@ class SweepRecord:
             arrays[f"{mode}.weights"] = file_digest(weights_file)
             arrays[f"{mode}.estimator"] = self.condition["estimator"] \
                 if classifier.MODES[mode].needs_estimator else ""
-        data.save_npz(self.path, **arrays)
+        # A committed record found again must not be rewritten: the archive's bytes would change.
+        if not same_arrays(arrays, self.saved):
+            data.save_npz(self.path, **arrays)
+            self.saved = arrays
+
+
+def same_arrays(first, second):
+    return first.keys() == second.keys() and all(
+        np.asarray(first[key]).dtype == np.asarray(second[key]).dtype
+        and np.asarray(first[key]).tobytes() == np.asarray(second[key]).tobytes()
+        and np.shape(first[key]) == np.shape(second[key]) for key in first)
 
 
 def file_digest(path):

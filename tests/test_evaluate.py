@@ -477,6 +477,8 @@ def test_a_new_seed_reuses_the_estimators_answers(tiny_setup, monkeypatch):
     command = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
                "3,30", "--out", str(tiny_setup / "plots"), "--weights", str(first)]
     assert evaluate.main(command) == 0
+    (record,) = first.glob("sweep_*.npz")
+    committed = record.read_bytes()
     keras.utils.set_random_seed(1)
     classifier.build_classifier((16, 16, 3), 3, width=2, with_parameter=True).save(
         classifier.weights_path("tiny", "est_nl", second))
@@ -485,6 +487,8 @@ def test_a_new_seed_reuses_the_estimators_answers(tiny_setup, monkeypatch):
         raise AssertionError("the estimator ran again")
     monkeypatch.setattr(estimator, "estimate", no_estimator)
     assert evaluate.main(command + [str(second)]) == 0
+    # The first folder's record says nothing new, so it is left as it was, byte for byte.
+    assert record.read_bytes() == committed
     kept = (tiny_setup / "plots/tiny_noise_seeds.csv").read_text()
     monkeypatch.undo()
     monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
