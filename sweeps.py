@@ -227,17 +227,20 @@ class SweepRecord:
             arrays[f"{mode}.weights"] = file_digest(weights_file)
             arrays[f"{mode}.estimator"] = self.condition["estimator"] \
                 if classifier.MODES[mode].needs_estimator else ""
-        # A committed record found again must not be rewritten: the archive's bytes would change.
+        # Written again with the same contents, a committed record would still change bytes
+        # (the archive's timestamps), so it is written only when something is new.
         if not same_arrays(arrays, self.saved):
             data.save_npz(self.path, **arrays)
             self.saved = arrays
 
 
 def same_arrays(first, second):
-    return first.keys() == second.keys() and all(
-        np.asarray(first[key]).dtype == np.asarray(second[key]).dtype
-        and np.asarray(first[key]).tobytes() == np.asarray(second[key]).tobytes()
-        and np.shape(first[key]) == np.shape(second[key]) for key in first)
+    """Whether two {name: array} dicts hold the same names, and arrays of the same dtype, shape
+    and bytes (so NaN equals NaN, as it must for a record's missing clean accuracy)."""
+    def same(a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    return first.keys() == second.keys() and all(same(first[key], second[key]) for key in first)
 
 
 def file_digest(path):
