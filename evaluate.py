@@ -141,13 +141,22 @@ def evaluate(args):
         return evaluate_grid(args, folders, trained_on, name, images, labels, values)
     if args.gate:
         return evaluate_gate(args, dataset, folders, trained_on, name, images, labels, values)
-    if len(folders) > 1:
+    if len(folders) > 1 and not args.one_set:
         return evaluate_seeds(args, folders, trained_on, name, images, labels, values)
     modes = () if args.estimator_only else NETWORKS[args.degradation]
     correct, clean, _, estimates = sweep_folders(args, folders, trained_on, images, labels,
                                                  values, modes, with_estimator=True)
-    write_outputs(args, name, values, {mode: c for (_, mode), c in correct.items()}, estimates,
-                  len(images), {mode: accuracy for (_, mode), accuracy in clean.items()})
+    write_outputs(args, name, values, first_of_each(correct, modes), estimates, len(images),
+                  first_of_each(clean, modes))
+
+
+def first_of_each(results, modes):
+    """{mode: result} from sweep_folders' {(folder index, mode): result}, each mode from the
+    first folder that has it, in the order of `modes`."""
+    chosen = {}
+    for (_, mode), result in sorted(results.items(), key=lambda item: item[0].folder):
+        chosen.setdefault(mode, result)
+    return {mode: chosen[mode] for mode in modes if mode in chosen}
 
 
 def write_outputs(args, dataset_name, values, correct, estimates, image_count, clean):
@@ -268,6 +277,10 @@ def build_parser():
                         metavar="DIR", help="folder of the trained networks (default weights/); "
                         "several folders are several seeds of the same networks, and give the "
                         "seed study's outputs (*_seeds.*) instead of the per-network ones")
+    parser.add_argument("--one-set", action="store_true",
+                        help="the --weights folders hold one set of networks between them (e.g. "
+                        "trained on different machines): each network is taken from the first "
+                        "folder that has it, and the per-network outputs are written")
     parser.add_argument("--estimator-dir", help="folder of the estimator (default: the first "
                         "--weights folder, else the folder above it)")
     parser.add_argument("--trained-on", metavar="NAME",

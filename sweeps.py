@@ -356,7 +356,9 @@ def plan_sweep(args, folders, dataset_name, images, labels, values, modes, with_
                              f"{', '.join(map(str, folders))}: train them with classifier.py, "
                              "or pass --estimator-only")
     plan.want_table = with_estimator and (not modes or needs_estimator(plan.joins))
-    plan.table = records[None][0].estimator_table() if plan.want_table else None
+    # Any folder's record will do: the table depends on the test images and the estimator only.
+    tables = (record.estimator_table() for record in records[None]) if plan.want_table else ()
+    plan.table = next((table for table in tables if table is not None), None)
     # A fixed parameter stands in for the estimates: the estimator runs only for its table.
     plan.run_estimator = (needs_estimator(plan.networks) and args.fixed_parameter is None) or (
         plan.want_table and plan.table is None)

@@ -690,3 +690,50 @@ def test_the_two_way_interval_holds_the_true_gain_about_95_percent_of_the_time()
     assert 0.92 <= coverage["two-way"][0] <= 0.985
     assert coverage["main effects"][0] > coverage["two-way"][0]
     assert coverage["main effects"][1] > coverage["two-way"][1]  # and it is wider
+
+
+def test_one_set_of_networks_across_folders(tiny_setup):
+    """--one-set: a network from each folder, compared as if in one (paired by test image)."""
+    here, elsewhere = tiny_setup / "weights", tiny_setup / "elsewhere"
+    elsewhere.mkdir()
+    for mode in ("est_nl", "known_nl"):
+        shutil.move(classifier.weights_path("tiny", mode, here),
+                    classifier.weights_path("tiny", mode, elsewhere))
+    common = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
+              "0,12.5,50"]
+    assert evaluate.main([*common, "--weights", str(here), str(elsewhere), "--one-set",
+                          "--out", str(tiny_setup / "split")]) == 0
+    for network in ("est_nl", "known_nl"):
+        shutil.move(classifier.weights_path("tiny", network, elsewhere),
+                    classifier.weights_path("tiny", network, here))
+    assert evaluate.main([*common, "--weights", str(here), "--out",
+                          str(tiny_setup / "together")]) == 0
+    split, together = (pd.read_csv(tiny_setup / out / "tiny_noise_intervals.csv")
+                       for out in ("split", "together"))
+    assert "Noisy+Est.NL - Noisy" in (tiny_setup / "split" / "tiny_noise_intervals.md").read_text()
+    pd.testing.assert_frame_equal(split, together)
+    assert not (tiny_setup / "split" / "tiny_noise_seeds.csv").exists()
+
+
+def test_one_set_takes_each_network_from_the_first_folder_that_has_it():
+    found = {tables.NetworkKey(1, "noisy"): "second", tables.NetworkKey(0, "noisy"): "first",
+             tables.NetworkKey(1, "est_nl"): "only", tables.NetworkKey(0, "org"): "unasked"}
+    assert list(evaluate.first_of_each(found, ("noisy", "est_nl")).items()) == [
+        ("noisy", "first"), ("est_nl", "only")]
+
+
+def test_one_set_reads_the_estimators_table_from_any_folders_record(tiny_setup, monkeypatch):
+    monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")  # no kept answers: only the records
+    here, elsewhere = tiny_setup / "weights", tiny_setup / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(classifier.weights_path("tiny", "est_nl", here),
+                classifier.weights_path("tiny", "est_nl", elsewhere))
+    common = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
+              "0,50", "--estimator-dir", str(here), "--out", str(tiny_setup / "plots")]
+    assert evaluate.main([*common, "--weights", str(elsewhere)]) == 0
+
+    def no_estimator(*args):
+        raise AssertionError("the estimator ran again")
+    monkeypatch.setattr(estimator, "estimate", no_estimator)
+    assert evaluate.main([*common, "--weights", str(here), str(elsewhere), "--one-set"]) == 0
+    assert (tiny_setup / "plots" / "tiny_noise_estimator.md").is_file()

@@ -40,8 +40,11 @@ def report(weights_dir, dataset, modes, limit=None):
             if seconds else ""
         cut = training.unfinished(network)
         budget = f"of {cut[1]} " if cut else ""
-        print(f"{name} {mode}: {epochs} {budget}epochs{speed}"
-              + (", cut short: evaluated at its best epoch" if cut else ""))
+        if network.with_suffix(".keras.dropped").is_file():
+            end = ", stopped to let the others finish (tools/gpu/triage.py): not evaluated"
+        else:
+            end = ", cut short: evaluated at its best epoch" if cut else ""
+        print(f"{name} {mode}: {epochs} {budget}epochs{speed}{end}")
         if cut and network.exists():
             shutil.rmtree(backup)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The paper's width on one GPU machine: every training of the grid at once (they share the GPU),
 # then each training set's networks evaluated on the 1017 lossless test images of the CIFAR-10
-# subset, plainly and with --fixed-parameter 0 (does a network use its parameter?).
+# subset, plainly and with --fixed-parameter 0 (does a network use its parameter?), and on their
+# own test images (the 10,000 of cifar10-q75 for the networks trained on it).
 #
 # On the GPU machine, from the repository root (Python 3.11+, a GPU build of TensorFlow or JAX):
 #   pip install -r requirements.txt            # or: requirements-jax.txt and keras, for JAX
@@ -16,7 +17,9 @@
 #   SETS       the training sets [cifar10-q75 cifar10-subset]: all 45,000 + 5,000 CIFAR-10
 #              training images (recipe width64-full), and the subset's 5085 (width64)
 #   MODES      [noisy,est_nl,shuffled_nl,known_nl]; SEEDS [0]; DEGRADATION [noise]
-#   TRAIN_SECONDS  a training still going then is stopped and evaluated at its best epoch [none]
+#   TRAIN_SECONDS  a training still going then is stopped and evaluated at its best epoch [none];
+#              with a limit, tools/gpu/triage.py stops the trainings of lowest priority (the
+#              last of SETS x SEEDS x MODES) while those running would not finish in time
 #   EXTRA      flags added to every training, after the recipe's (they win) [none]
 #   PARAMS     the sigma values swept [all]; DATA where the data are [../shared/data]
 #   WEIGHTS, PLOTS  [weights/width64, plots/width64]; KERAS_BACKEND [jax]
@@ -50,12 +53,14 @@ limit=$(echo "$EXTRA" | sed -n 's/.*--limit \([0-9]*\).*/\1/p')
 mkdir -p "$WEIGHTS" "$PLOTS"
 
 start=$(date +%s)
+models=()  # in the order started: the priority of tools/gpu/triage.py
 for set in $SETS; do
   # shellcheck disable=SC2046
   while read -r command; do
     mode=$(echo "$command" | sed 's/.*--mode \([a-z_]*\).*/\1/')
     folder=$(echo "$command" | sed 's/.*--weights-dir \([^ ]*\).*/\1/')
     mkdir -p "$folder"
+    models+=("$folder/classifier_${set}_$mode.keras")
     (  # each training's own wall time, for its images/s
       begun=$(date +%s)
       timeout "${TRAIN_SECONDS:-0}" $command $EXTRA --workers 4 $jit \
@@ -64,6 +69,9 @@ for set in $SETS; do
     ) &
   done < <(python3 reproduce.py $(grid "$set") --dry-run | grep classifier.py)
 done
+if [ -n "${TRAIN_SECONDS:-}" ]; then  # 20 s for the last epoch's validation and saving
+  python3 tools/gpu/triage.py --finish-by $(( start + TRAIN_SECONDS - 20 )) "${models[@]}" &
+fi
 wait
 echo "trainings: $(( $(date +%s) - start )) s for all at once (start-up included)"
 
@@ -79,5 +87,9 @@ for set in $SETS; do
          ${PARAMS:+--params $PARAMS}"
   $sweep --out "$PLOTS"
   $sweep --out "$PLOTS/fixed-clean" --fixed-parameter 0
+  if [ "$set" != cifar10-subset ]; then
+    python3 evaluate.py --dataset "$(dataset "$set")" --degradation "$DEGRADATION" \
+        --weights $folders --estimator-dir weights ${PARAMS:+--params $PARAMS} --out "$PLOTS"
+  fi
 done
 echo "all done in $(( $(date +%s) - start )) s: networks in $WEIGHTS, tables in $PLOTS"
