@@ -72,5 +72,5 @@ def test_a_stopped_training_ends_and_its_model_is_put_aside(tmp_path):
         assert pretend.wait(timeout=10) != 0
     finally:
         pretend.kill()
-    assert not watch.model.exists() and watch.model.with_suffix(".keras.dropped").is_file()
+    assert not watch.model.exists() and triage.dropped_path(watch.model).is_file()
     assert not triage.is_running(watch.model)

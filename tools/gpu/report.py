@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by path (tests)
 import classifier  # noqa: E402
 import data  # noqa: E402
 import training  # noqa: E402
+import triage  # noqa: E402
 
 
 def training_images(dataset, limit=None):
@@ -31,7 +33,7 @@ def report(weights_dir, dataset, modes, limit=None):
     name = data.dataset_name(dataset)
     images = training_images(dataset, limit)
     for mode in modes:
-        network = Path(weights_dir) / f"classifier_{name}_{mode}.keras"
+        network = classifier.weights_path(name, mode, weights_dir)
         backup, log = training.run_paths(network)
         epochs = len(training.read_log(log))
         seconds_file = Path(weights_dir) / f"{name}_{mode}.seconds"
@@ -40,7 +42,7 @@ def report(weights_dir, dataset, modes, limit=None):
             if seconds else ""
         cut = training.unfinished(network)
         budget = f"of {cut[1]} " if cut else ""
-        if network.with_suffix(".keras.dropped").is_file():
+        if triage.dropped_path(network).is_file():
             end = ", stopped to let the others finish (tools/gpu/triage.py): not evaluated"
         else:
             end = ", cut short: evaluated at its best epoch" if cut else ""

@@ -81,15 +81,14 @@ for set in $SETS; do
         ${limit:+--limit $limit}
   done
   folders=$(for seed in ${SEEDS//,/ }; do echo "$WEIGHTS/seed$seed"; done)
+  evaluate="python3 evaluate.py --degradation $DEGRADATION --weights $folders
+            --estimator-dir weights ${PARAMS:+--params $PARAMS}"
   # The lossless test images are the subset's; --trained-on keeps the outputs' names apart.
-  sweep="python3 evaluate.py --dataset $DATA/cifar10-subset.npz --trained-on $set
-         --degradation $DEGRADATION --weights $folders --estimator-dir weights
-         ${PARAMS:+--params $PARAMS}"
+  sweep="$evaluate --dataset $DATA/cifar10-subset.npz --trained-on $set"
   $sweep --out "$PLOTS"
   $sweep --out "$PLOTS/fixed-clean" --fixed-parameter 0
   if [ "$set" != cifar10-subset ]; then
-    python3 evaluate.py --dataset "$(dataset "$set")" --degradation "$DEGRADATION" \
-        --weights $folders --estimator-dir weights ${PARAMS:+--params $PARAMS} --out "$PLOTS"
+    $evaluate --dataset "$(dataset "$set")" --out "$PLOTS"
   fi
 done
 echo "all done in $(( $(date +%s) - start )) s: networks in $WEIGHTS, tables in $PLOTS"

@@ -61,10 +61,15 @@ class Watch:
         return last_at + (progress[1] - last_epoch) * per_epoch
 
 
+def dropped_path(model):
+    """Where a stopped training's model is put, out of evaluate.py's sight."""
+    return Path(model).with_suffix(".keras.dropped")
+
+
 def drop(watch):
     subprocess.run(["pkill", "-f", process_pattern(watch.model)])
     if watch.model.is_file():
-        watch.model.rename(watch.model.with_suffix(".keras.dropped"))
+        watch.model.rename(dropped_path(watch.model))
     print(f"triage: stopped {watch.model} after {watch.seen[-1][0]} epoch(s)", flush=True)
 
 
