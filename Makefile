@@ -30,4 +30,4 @@ test-jax: setup
 	KERAS_BACKEND=jax $(PYTEST)
 
 reproduce: setup
-	$(PY) reproduce.py --dataset $(DATASET) --degradation $(DEGRADATION) --budget $(BUDGET)
+	$(PY) reproduce.py --dataset $(DATASET) --degradation $(DEGRADATION) --recipe $(BUDGET)

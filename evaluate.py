@@ -27,8 +27,9 @@ Each weights folder keeps a record of what its sweep found (SweepRecord, a few t
 evaluation run again, or after one more network is trained, classifies only what is new, and a
 seed's record stands in for its weights where those are not kept. A network whose training has
 epochs to go (its backup says so: still running, or stopped) is left out with a warning.
-The work is split by job: the sweep and its records in sweeps.py, the tables in tables.py, the
-figures in figures.py, the statistics in accuracy_stats.py; this file is the command line.
+The library is degraded_cnn/evaluation/: the sweep and its records (sweeps.py), the tables
+(tables.py), the figures (figures.py), the statistics (statistics.py), the gate and grid studies;
+this file is the command line, one short function per job.
 
 --degradation mixed (beyond the paper: noise, then JPEG) sweeps every (sigma, q) pair of a grid
 instead, with heat maps (grid.py).
@@ -38,7 +39,19 @@ sweep, in <dataset>_<degradation>_settings.csv and .md. --gate (beyond the paper
 the clean-trained and the degraded-trained network by the estimated level, in
 <dataset>_<degradation>_gate.csv and .md.
 
+Each job has a verb (the first word), or is read from the flags as before:
+
+    sweep      Tables 2-6 and Figures 4-8 of one set of networks (the default)
+    seeds      the seed study of several --weights folders (the default for several)
+    estimator  the estimator's tables alone (--estimator-only)
+    gate       the level as a gate between two networks (--gate)
+    grid       the mixed degradation's (sigma, q) grid (--degradation mixed)
+    compare    earlier tables side by side (--compare)
+    replot     redraw the figures from the tables (--replot)
+
     python evaluate.py --dataset cifar10 --degradation jpeg
+    python evaluate.py seeds --dataset ../shared/data/cifar10-subset.npz --degradation noise \
+        --weights weights/seed0 weights/seed1 weights/seed2
     python evaluate.py --dataset ../shared/data/cifar10-subset.npz --degradation noise
     python evaluate.py --dataset cifar10 --degradation jpeg --params 1,10,50 --limit 200
     python evaluate.py --dataset cifar10 --degradation jpeg --estimator-only
@@ -48,33 +61,24 @@ the clean-trained and the degraded-trained network by the estimated level, in
         --weights weights/seed0 weights/seed1 weights/seed2 weights/seed3 weights/seed4
 """
 import argparse
-import os
+import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from degraded_cnn import cli, paths
 
-import classifier  # noqa: E402
-import data  # noqa: E402
-import degrade  # noqa: E402
-import estimator  # noqa: E402
-from figures import accuracy_figure, estimator_figure, gain_figure  # noqa: E402
-from gate import evaluate_gate  # noqa: E402
-from grid import evaluate_grid  # noqa: E402
-from sweeps import sweep_folders  # noqa: E402
-from tables import (  # noqa: E402
-    NETWORKS, accuracy_table, estimator_markdown, estimators_markdown, interval_markdown,
-    interval_table, network_groups, paper_key, read_results, seed_markdown, seed_table,
-    settings_markdown, settings_table, write_csv, write_text)
+# The degradations with an evaluation (no blur networks exist).
+EVALUATED = ("jpeg", "noise", "mixed")
 
 
 def sweep_values(degradation, text):
     """--params: "10,20,30", or for mixed (sigma, q) pairs "0:10,25:50"; default every value."""
+    from degraded_cnn import data
+    from degraded_cnn.vocabulary.degradations import all_params, check_params, parameter_count
     if not text:
-        return degrade.all_params(degradation)
-    width = degrade.parameter_count(degradation)
+        return all_params(degradation)
+    width = parameter_count(degradation)
     try:
         rows = [[float(v) for v in item.split(":")] for item in text.split(",")]
     except ValueError:
@@ -84,12 +88,13 @@ def sweep_values(degradation, text):
         raise data.DataError(f"--params {text!r}: {degradation} takes {shape} separated by "
                              "commas")
     values = np.array(rows)
-    return degrade.check_params(degradation, values if width > 1 else values[:, 0], len(values))
+    return check_params(degradation, values if width > 1 else values[:, 0], len(values))
 
 
 def check_classes(trained_on, weights_dir, dataset):
     """Networks trained on `trained_on` must know the test set's classes, in the same order."""
-    path = classifier.class_names_path(trained_on, weights_dir)
+    from degraded_cnn import data
+    path = paths.class_names_path(trained_on, weights_dir)
     if path.is_file() and path.read_text().splitlines() != list(dataset.class_names):
         raise data.DataError(f"the networks of {trained_on} in {weights_dir} know the classes "
                              f"in {path}, not those of {dataset.name} "
@@ -99,12 +104,168 @@ def check_classes(trained_on, weights_dir, dataset):
 def output_name(args):
     """The name of the outputs: the test set's, and with --trained-on (networks trained on
     another dataset with the same classes) both names, so that nothing is overwritten."""
+    from degraded_cnn import data
     name = data.dataset_name(args.dataset)
     return name if args.trained_on in (None, name) else f"{name}_trained-on-{args.trained_on}"
 
 
+class TestSet:
+    """What every sweeping verb reads from the command line: the test images and labels, the
+    values swept, the weights folders (checked against the test set's classes), the name of
+    the networks' training set and the outputs' name."""
+
+    def __init__(self, args):
+        from degraded_cnn import data
+        self.dataset = data.load_dataset(args.dataset)
+        self.images = self.dataset.x_test[: args.limit]
+        self.labels = self.dataset.y_test[: args.limit]
+        self.values = sweep_values(args.degradation, args.params)
+        self.trained_on, self.name = args.trained_on or self.dataset.name, output_name(args)
+        for folder in args.weights:
+            check_classes(self.trained_on, folder, self.dataset)
+        self.folders = [Path(folder) for folder in args.weights]
+
+
+def sweep_options(args):
+    """The sweep's settings from the command line, as keyword arguments."""
+    return dict(degradation=args.degradation, seed=args.seed,
+                fixed_parameter=args.fixed_parameter, estimator_dir=args.estimator_dir,
+                batch_size=args.batch_size)
+
+
+def check_single(args, verb):
+    """The verbs of one degradation (all but grid) take jpeg or noise; a fixed parameter must
+    lie in its range."""
+    from degraded_cnn import data
+    from degraded_cnn.vocabulary.degradations import check_params
+    if args.degradation == "mixed":
+        raise data.DataError(f"{verb} takes a single degradation (jpeg, noise), not mixed: "
+                             "`evaluate.py grid` sweeps the mixed one")
+    if args.fixed_parameter is not None:
+        check_params(args.degradation, [args.fixed_parameter], 1)
+
+
+def sweep(args, estimator_only=False):
+    """Tables 2-6 and Figures 4-8 of one set of networks (each from the first --weights folder
+    that has it)."""
+    from degraded_cnn.evaluation.sweeps import sweep_folders
+    from degraded_cnn.evaluation.tables import NETWORKS
+    check_single(args, "sweep")
+    test = TestSet(args)
+    modes = () if estimator_only else NETWORKS[args.degradation]
+    correct, clean, _, estimates = sweep_folders(
+        test.folders, test.trained_on, test.images, test.labels, test.values, modes,
+        with_estimator=True, **sweep_options(args))
+    write_outputs(args, test.name, test.values, first_of_each(correct, modes), estimates,
+                  len(test.images), first_of_each(clean, modes))
+
+
+def first_of_each(results, modes):
+    """{mode: result} from sweep_folders' {(folder index, mode): result}, each mode from the
+    first folder that has it, in the order of `modes`."""
+    chosen = {}
+    for (_, mode), result in sorted(results.items(), key=lambda item: item[0].folder):
+        chosen.setdefault(mode, result)
+    return {mode: chosen[mode] for mode in modes if mode in chosen}
+
+
+def ablation_note(args, markdown):
+    """A table of a --fixed-parameter run says so at its top."""
+    if args.fixed_parameter is None:
+        return markdown
+    return (f"Ablation: every parameter-aware network was given {args.fixed_parameter:g} as its "
+            "parameter, whatever the image.\n\n" + markdown)
+
+
+def write_outputs(args, dataset_name, values, correct, estimates, image_count, clean):
+    """`estimates`: the estimator's mean and SD at each value (estimator_table), or None."""
+    import pandas as pd
+    from degraded_cnn.evaluation import figures, tables
+    from degraded_cnn.evaluation.reports import write_csv, write_report
+    stem = Path(args.out) / f"{dataset_name}_{args.degradation}"
+    if correct:
+        paper = tables.paper_key(dataset_name, args.degradation)
+        accuracy = tables.accuracy_table(values, correct)
+        write_report(f"{stem}_accuracy", accuracy, "", show=False, figures={
+            ".png": lambda path: figures.accuracy_figure(accuracy, dataset_name,
+                                                         args.degradation, path)})
+        intervals = tables.interval_table(values, correct, args.degradation, paper, args.seed)
+        write_report(f"{stem}_intervals", intervals, ablation_note(args, tables.interval_markdown(
+            intervals, correct, dataset_name, args.degradation, paper, image_count, clean)))
+        write_csv(pd.DataFrame({"network": list(clean), "accuracy": list(clean.values())}),
+                  f"{stem}_clean.csv")
+    if estimates is not None:
+        write_report(f"{stem}_estimator", estimates, tables.estimator_markdown(
+            estimates, dataset_name, args.degradation, image_count), figures={
+            ".png": lambda path: figures.estimator_figure(estimates, args.degradation, path)})
+
+
+def estimator(args):
+    """The estimator's Tables 2, 5 and Figures 4, 7 alone; for mixed, its grid table."""
+    if args.degradation == "mixed":
+        from degraded_cnn.evaluation.grid import evaluate_estimators
+        test = TestSet(args)
+        return evaluate_estimators(args.estimator_dir or test.folders[0], test.name,
+                                   test.images, test.values, out=args.out, seed=args.seed)
+    return sweep(args, estimator_only=True)
+
+
+def seeds(args):
+    """The seed study: the networks of every --weights folder on the same degraded images."""
+    from degraded_cnn.evaluation import figures, tables
+    from degraded_cnn.evaluation.reports import write_report
+    from degraded_cnn.evaluation.sweeps import sweep_folders
+    check_single(args, "seeds")
+    test = TestSet(args)
+    correct, clean, joins, _ = sweep_folders(
+        test.folders, test.trained_on, test.images, test.labels, test.values,
+        tables.NETWORKS[args.degradation], **sweep_options(args))
+    paper = tables.paper_key(test.name, args.degradation)
+    table = tables.seed_table(test.values, correct, clean, tables.network_groups(joins),
+                              args.degradation, paper)
+    markdown = tables.seed_markdown(table, test.name, args.degradation, paper, len(test.images))
+    write_report(Path(args.out) / f"{test.name}_{args.degradation}_seeds", table,
+                 ablation_note(args, markdown), figures={
+                     ".png": lambda path: figures.gain_figure(table, test.name,
+                                                              args.degradation, path)})
+
+
+def gate(args):
+    """Beyond the paper: the clean- and the degraded-trained network mixed by the level."""
+    from degraded_cnn import data
+    from degraded_cnn.evaluation.gate import evaluate_gate
+    check_single(args, "gate")
+    test = TestSet(args)
+    if args.gate_validation is None and test.trained_on != test.dataset.name:
+        raise data.DataError("--gate with --trained-on needs --gate-validation: the dataset "
+                             f"the networks of {test.trained_on} were trained on, whose "
+                             "held-out images fit the gate")
+    validation = data.load_dataset(args.gate_validation) if args.gate_validation \
+        else test.dataset
+    evaluate_gate(test.folders, test.trained_on, test.name, test.images, test.labels,
+                  test.values, degradation=args.degradation, validation_data=validation,
+                  out=args.out, seed=args.seed, batch_size=args.batch_size,
+                  estimator_dir=args.estimator_dir)
+
+
+def grid(args):
+    """Beyond the paper: every (sigma, q) pair of the mixed degradation."""
+    from degraded_cnn import data
+    from degraded_cnn.evaluation.grid import evaluate_grid
+    if args.degradation != "mixed" or args.fixed_parameter is not None or args.gate:
+        raise data.DataError("--fixed-parameter and --gate take a single degradation (jpeg, "
+                             "noise), not mixed; grid takes --degradation mixed")
+    test = TestSet(args)
+    evaluate_grid(test.folders, test.trained_on, test.name, test.images, test.labels,
+                  test.values, out=args.out, seed=args.seed, batch_size=args.batch_size,
+                  estimator_dir=args.estimator_dir)
+
+
 def replot(args):
     """Redraw the figures of --dataset and --degradation from the tables already in --out."""
+    import pandas as pd
+    from degraded_cnn import data
+    from degraded_cnn.evaluation.figures import accuracy_figure, estimator_figure
     name = output_name(args)
     stem = Path(args.out) / f"{name}_{args.degradation}"
     figures = {"accuracy": lambda table, path: accuracy_figure(table, name, args.degradation,
@@ -122,159 +283,94 @@ def replot(args):
     print(f"redrew {', '.join(drawn)} in {args.out}")
 
 
-def evaluate(args):
-    if args.replot:
-        return replot(args)
-    if args.compare:
-        return compare(args)
-    dataset = data.load_dataset(args.dataset)
-    images, labels = dataset.x_test[: args.limit], dataset.y_test[: args.limit]
-    values = sweep_values(args.degradation, args.params)
-    mixture = bool(degrade.get_degradation(args.degradation).parts)
-    if args.fixed_parameter is not None and not mixture:
-        degrade.check_params(args.degradation, [args.fixed_parameter], 1)
-    trained_on, name = args.trained_on or dataset.name, output_name(args)
-    for folder in args.weights:
-        check_classes(trained_on, folder, dataset)
-    folders = [Path(folder) for folder in args.weights]
-    if mixture:
-        return evaluate_grid(args, folders, trained_on, name, images, labels, values)
-    if args.gate:
-        return evaluate_gate(args, dataset, folders, trained_on, name, images, labels, values)
-    if len(folders) > 1 and not args.one_set:
-        return evaluate_seeds(args, folders, trained_on, name, images, labels, values)
-    modes = () if args.estimator_only else NETWORKS[args.degradation]
-    correct, clean, _, estimates = sweep_folders(args, folders, trained_on, images, labels,
-                                                 values, modes, with_estimator=True)
-    write_outputs(args, name, values, first_of_each(correct, modes), estimates, len(images),
-                  first_of_each(clean, modes))
-
-
-def first_of_each(results, modes):
-    """{mode: result} from sweep_folders' {(folder index, mode): result}, each mode from the
-    first folder that has it, in the order of `modes`."""
-    chosen = {}
-    for (_, mode), result in sorted(results.items(), key=lambda item: item[0].folder):
-        chosen.setdefault(mode, result)
-    return {mode: chosen[mode] for mode in modes if mode in chosen}
-
-
-def write_outputs(args, dataset_name, values, correct, estimates, image_count, clean):
-    """`estimates`: the estimator's mean and SD at each value (estimator_table), or None."""
-    out = Path(args.out)
-    stem = out / f"{dataset_name}_{args.degradation}"
-    written = []
-    if correct:
-        paper = paper_key(dataset_name, args.degradation)
-        accuracy = accuracy_table(values, correct)
-        intervals = interval_table(values, correct, args.degradation, paper, args.seed)
-        write_csv(accuracy, f"{stem}_accuracy.csv")
-        accuracy_figure(accuracy, dataset_name, args.degradation, f"{stem}_accuracy.png")
-        write_csv(intervals, f"{stem}_intervals.csv")
-        markdown = interval_markdown(intervals, correct, dataset_name, args.degradation, paper,
-                                     image_count, clean)
-        if args.fixed_parameter is not None:
-            markdown = (f"Ablation: every parameter-aware network was given "
-                        f"{args.fixed_parameter:g} as its parameter, whatever the image.\n\n"
-                        + markdown)
-        write_text(markdown, f"{stem}_intervals.md")
-        write_csv(pd.DataFrame({"network": list(clean), "accuracy": list(clean.values())}),
-                  f"{stem}_clean.csv")
-        print("\n" + markdown)
-        written += ["accuracy.csv", "accuracy.png", "intervals.csv", "intervals.md", "clean.csv"]
-    if estimates is not None:
-        write_csv(estimates, f"{stem}_estimator.csv")
-        estimator_figure(estimates, args.degradation, f"{stem}_estimator.png")
-        markdown = estimator_markdown(estimates, dataset_name, args.degradation, image_count)
-        write_text(markdown, f"{stem}_estimator.md")
-        print(markdown)
-        written += ["estimator.csv", "estimator.png", "estimator.md"]
-    print(f"wrote {', '.join(f'{stem.name}_{w}' for w in written)} in {out}")
-
-
-def evaluate_seeds(args, folders, dataset_name, outputs_name, images, labels, values):
-    """The seed study: the networks of every folder on the same degraded images; *_seeds.*."""
-    correct, clean, joins, _ = sweep_folders(args, folders, dataset_name, images, labels, values,
-                                             NETWORKS[args.degradation])
-    write_seed_outputs(args, outputs_name, values, correct, clean, network_groups(joins),
-                       len(images))
-
-
-def write_seed_outputs(args, dataset_name, values, correct, clean, groups, image_count):
-    stem = Path(args.out) / f"{dataset_name}_{args.degradation}_seeds"
-    paper = paper_key(dataset_name, args.degradation)
-    table = seed_table(values, correct, clean, groups, args.degradation, paper)
-    write_csv(table, f"{stem}.csv")
-    markdown = seed_markdown(table, dataset_name, args.degradation, paper, image_count)
-    if args.fixed_parameter is not None:
-        markdown = (f"Ablation: every parameter-aware network was given {args.fixed_parameter:g} "
-                    "as its parameter, whatever the image.\n\n" + markdown)
-    write_text(markdown, f"{stem}.md")
-    gain_figure(table, dataset_name, args.degradation, f"{stem}.png")
-    print("\n" + markdown)
-    print(f"wrote {stem.name}.csv, .md, .png in {args.out}")
-
-
 def compare(args):
-    """--compare: the tables of earlier evaluations side by side, no sweep."""
+    """The tables of earlier evaluations side by side, no sweep."""
+    from degraded_cnn import data
+    from degraded_cnn.evaluation import tables
+    from degraded_cnn.evaluation.reports import write_report
     settings = []
-    given = [compare_item(text) for text in args.compare]
-    estimators = [paths[0].endswith("_estimator.csv") for _, paths in given]
+    given = [compare_item(text) for text in args.compare or ()]
+    if not given:
+        raise data.DataError("compare takes --compare LABEL=TABLE[,FIXED] ...")
+    estimators = [tables_given[0].endswith("_estimator.csv") for _, tables_given in given]
     if any(estimators):
-        if not all(estimators) or any(len(paths) > 1 for _, paths in given):
+        if not all(estimators) or any(len(tables_given) > 1 for _, tables_given in given):
             raise data.DataError("--compare takes either _estimator.csv tables, one per label, "
                                  "or classifier tables, not both")
-        return compare_estimators(args, {label: paths[0] for label, paths in given})
-    for text, (label, paths) in zip(args.compare, given):
-        tables = [read_results(path) for path in paths]
-        if len(tables) > 2:
+        return compare_estimators(args, {label: tables_given[0]
+                                         for label, tables_given in given})
+    for text, (label, tables_given) in zip(args.compare, given):
+        read = [tables.read_results(path) for path in tables_given]
+        if len(read) > 2:
             raise data.DataError(f"--compare {text!r}: at most a table and its ablation")
-        settings.append((label, tables[0], tables[1] if len(tables) == 2 else None))
+        settings.append((label, read[0], read[1] if len(read) == 2 else None))
     name = output_name(args)
-    stem = Path(args.out) / f"{name}_{args.degradation}_settings"
-    table = settings_table(settings)
-    write_csv(table, f"{stem}.csv")
-    markdown = settings_markdown(table, args.degradation, paper_key(name, args.degradation))
-    write_text(markdown, f"{stem}.md")
-    print(markdown)
-    print(f"wrote {stem.name}.csv, .md in {args.out}")
+    table = tables.settings_table(settings)
+    write_report(Path(args.out) / f"{name}_{args.degradation}_settings", table,
+                 tables.settings_markdown(table, args.degradation,
+                                          tables.paper_key(name, args.degradation)))
 
 
 def compare_item(text):
-    """LABEL=TABLE[,FIXED] -> (label, [paths])."""
-    label, separator, paths = text.partition("=")
-    if not separator or not label or not paths:
+    """LABEL=TABLE[,FIXED] -> (label, [table paths])."""
+    from degraded_cnn import data
+    label, separator, tables_given = text.partition("=")
+    if not separator or not label or not tables_given:
         raise data.DataError(f"--compare {text!r}: expected LABEL=TABLE or "
                              "LABEL=TABLE,FIXED_TABLE")
-    return label, paths.split(",")
+    return label, tables_given.split(",")
 
 
-def compare_estimators(args, paths):
-    """Estimators' tables (evaluate.py --estimator-only) side by side: Table 2 / 5 with each
-    one's bias, and Figure 4 / 7 with every curve; <dataset>_<degradation>_estimators.*."""
-    for path in paths.values():
+def compare_estimators(args, tables_given):
+    """Estimators' tables (evaluate.py estimator) side by side: Table 2 / 5 with each one's
+    bias, and Figure 4 / 7 with every curve; <dataset>_<degradation>_estimators.*."""
+    import pandas as pd
+    from degraded_cnn import data
+    from degraded_cnn.evaluation.figures import estimator_figure
+    from degraded_cnn.evaluation.reports import write_report
+    from degraded_cnn.evaluation.tables import estimators_markdown
+    for path in tables_given.values():
         if not Path(path).is_file():
             raise data.DataError(f"{path} does not exist: run evaluate.py --estimator-only first")
-    tables = {label: pd.read_csv(path) for label, path in paths.items()}
-    stem = Path(args.out) / f"{output_name(args)}_{args.degradation}_estimators"
-    write_csv(pd.concat([table.assign(estimator=label) for label, table in tables.items()],
-                        ignore_index=True), f"{stem}.csv")
-    markdown = estimators_markdown(tables, args.degradation)
-    write_text(markdown, f"{stem}.md")
-    estimator_figure(tables, args.degradation, f"{stem}.png")
-    print(markdown)
-    print(f"wrote {stem.name}.csv, .md, .png in {args.out}")
+    tables = {label: pd.read_csv(path) for label, path in tables_given.items()}
+    combined = pd.concat([table.assign(estimator=label) for label, table in tables.items()],
+                         ignore_index=True)
+    write_report(Path(args.out) / f"{output_name(args)}_{args.degradation}_estimators",
+                 combined, estimators_markdown(tables, args.degradation), figures={
+                     ".png": lambda path: estimator_figure(tables, args.degradation, path)})
+
+
+def verb_of(args):
+    """The job of a command line without a verb, read from its flags (the older form)."""
+    if args.replot:
+        return "replot"
+    if args.compare:
+        return "compare"
+    if args.degradation == "mixed":
+        return "estimator" if args.estimator_only else "grid"
+    if args.gate:
+        return "gate"
+    if args.estimator_only:
+        return "estimator"
+    return "seeds" if len(args.weights) > 1 and not args.one_set else "sweep"
+
+
+JOBS = {"sweep": sweep, "seeds": seeds, "estimator": estimator, "gate": gate, "grid": grid,
+        "compare": compare, "replot": replot}
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
+        usage="%(prog)s [{" + ",".join(JOBS) + "}] [options]",
         description="Sweep every degradation value over a test set and write the paper's "
-                    "accuracy and estimator tables and figures.")
+                    "accuracy and estimator tables and figures. The first word may name the job "
+                    "(" + ", ".join(JOBS) + "); without it the flags say which, as before.")
     parser.add_argument("--dataset", default="cifar10",
                         help="cifar10, cifar100, mnist, fashion_mnist, an .npz or a folder")
-    parser.add_argument("--degradation", default="jpeg", choices=list(NETWORKS))
-    parser.add_argument("--weights", nargs="+", default=[str(estimator.WEIGHTS_DIR)],
-                        metavar="DIR", help="folder of the trained networks (default weights/); "
+    parser.add_argument("--degradation", default="jpeg", choices=EVALUATED)
+    parser.add_argument("--weights", nargs="+", default=[str(paths.WEIGHTS_DIR)],
+                        metavar="DIR", help="folder of the trained networks (default: the "
+                        "shipped weights/); "
                         "several folders are several seeds of the same networks, and give the "
                         "seed study's outputs (*_seeds.*) instead of the per-network ones")
     parser.add_argument("--one-set", action="store_true",
@@ -321,9 +417,12 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verb = argv.pop(0) if argv and argv[0] in JOBS else None
     parser = build_parser()
     args = parser.parse_args(argv)
-    return data.run_cli(parser.prog, lambda: evaluate(args))
+    job = JOBS[verb or verb_of(args)]
+    return cli.run(parser.prog, lambda: job(args))
 
 
 if __name__ == "__main__":

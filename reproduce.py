@@ -1,105 +1,71 @@
 """The whole pipeline in one command: estimator, classifiers, evaluation.
 
     python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation jpeg
-    python reproduce.py --dataset cifar10 --degradation noise --budget paper   # on a GPU
-    python reproduce.py --dataset ../shared/data/cifar10-subset.npz --budget quick \
+    python reproduce.py --dataset cifar10 --degradation noise --recipe paper   # on a GPU
+    python reproduce.py --dataset ../shared/data/cifar10-subset.npz --recipe quick \
         --weights runs/quick --out plots/quick
     python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation noise \
         --seeds 0,1,2,3,4          # every network five times: weights/seed0 ... weights/seed4
-    python reproduce.py --dataset ../shared/data/cifar10-q75 --degradation noise --budget cpu-full
+    python reproduce.py --dataset ../shared/data/cifar10-q75 --degradation noise --recipe cpu-full
     python reproduce.py --dataset ../shared/data/cifar10-subset.npz --degradation mixed
                                    # beyond the paper: noise, then JPEG
 
 Each stage is an ordinary command of estimator.py, classifier.py or evaluate.py, printed before it
 runs so that it can be run (or resumed) by hand. A training stage whose model exists and has been
-trained for the budget's epochs is skipped; an interrupted one resumes where it stopped.
+trained for the recipe's epochs is skipped; an interrupted one resumes where it stopped.
 """
 import argparse
 import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
-import classifier
-import data
-import estimator
-import recipes
-import training
-
-ROOT = Path(__file__).resolve().parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-# The estimators' clean images: Urban100 for the paper's degradations (the shipped estimators'),
-# the three sets of recipes.THREE_SETS for mixed.
-TRAIN_DIRS = {"jpeg": ("urban100",), "noise": ("urban100",), "mixed": recipes.THREE_SETS}
+from degraded_cnn import data, paths
+from degraded_cnn.vocabulary import recipes
+from degraded_cnn.vocabulary.degradations import GRAY_AS_RGB
+from degraded_cnn.vocabulary.modes import MODES, compared_modes
+# The degradations that the pipeline trains and evaluates.
+DEGRADATIONS = tuple(recipes.TRAIN_DIRS)
 
 
-class EstimatorRecipe(NamedTuple):
-    """An estimator recipe that replaces a budget's, for one degradation: its runs and default
-    training folders (in ../shared/data)."""
-    degradation: str
-    runs: tuple
-    train_dirs: tuple
-
-
-# three-sets: the paper's training images and patch size (not shipped: RESULTS.md).
-ESTIMATOR_RECIPES = {"three-sets": EstimatorRecipe("jpeg", recipes.ESTIMATOR_JPEG_THREE_SETS,
-                                                   recipes.THREE_SETS)}
-
-# What each budget trains: the estimator's recipe (a sequence of runs, each starting from the
-# model of the one before) and the classifier's recipe (both in recipes.py), for every network
-# the paper compares ("known": with the known_* ones). "paper": the scripts' own defaults, which
-# follow the paper (for a GPU). "cpu": the recipes of the shipped weights, for 2 cores.
-# "cpu-full": for all 50,000 CIFAR-10 training images. "width64", "width64-full": the same at
-# the paper's width. "quick": the whole JPEG pipeline from scratch in well under an hour on 2
-# cores (timed in the README): one cosine-decayed estimator run instead of the chain.
-BUDGETS = {
-    "paper": {"estimator": recipes.ESTIMATOR_PAPER, "classifier": "paper", "known": True},
-    "cpu": {"estimator": recipes.ESTIMATOR_CPU, "classifier": "cpu", "known": True},
-    "cpu-full": {"estimator": recipes.ESTIMATOR_CPU, "classifier": "cpu-full", "known": True},
-    "width64": {"estimator": recipes.ESTIMATOR_CPU, "classifier": "width64", "known": True},
-    "width64-full": {"estimator": recipes.ESTIMATOR_CPU, "classifier": "width64-full",
-                     "known": True},
-    "quick": {"estimator": recipes.ESTIMATOR_QUICK, "classifier": "quick", "known": False},
-}
-DEGRADATIONS = tuple(TRAIN_DIRS)
-
-
-def budget_modes(budget, degradation):
-    return [mode for mode in classifier.compared_modes(degradation)
-            if budget["known"] or not classifier.MODES[mode].told_truth]
+def pipeline_modes(pipeline, degradation):
+    return [mode for mode in compared_modes(degradation)
+            if pipeline["known"] or not MODES[mode].told_truth]
 
 
 def seed_dirs(weights, seeds):
     """The classifiers' folder of each seed; None: one training, in `weights` itself."""
-    return [Path(weights)] if seeds is None else [Path(weights) / f"seed{seed}" for seed in seeds]
+    if seeds is None:
+        return [Path(weights)]
+    return [paths.seed_folder(weights, seed) for seed in seeds]
 
 
 def estimator_runs(degradation, runs, weights, channels=3):
     """(flags, model path, epochs) of each estimator run (recipes.EstimatorRun): the last
     writes to `weights`, each earlier one to `weights`/stage<N>, and every run after the first
     starts from the one before."""
-    paths = [estimator.weights_path(degradation, Path(weights) / f"stage{number}", channels)
-             for number in range(1, len(runs))] + [
-        estimator.weights_path(degradation, weights, channels)]
+    models = [paths.estimator_path(degradation, Path(weights) / f"stage{number}", channels)
+              for number in range(1, len(runs))] + [
+        paths.estimator_path(degradation, weights, channels)]
     extra = ["--channels", str(channels)] if channels != 3 else []
-    return [(run.flags() + extra + (["--init-from", str(paths[number - 1])] if number else []),
-             path, run.epochs) for number, (run, path) in enumerate(zip(runs, paths))]
+    return [(run.flags() + extra + (["--init-from", str(models[number - 1])] if number else []),
+             path, run.epochs) for number, (run, path) in enumerate(zip(runs, models))]
 
 
 def estimator_channels(dataset, degradation):
     """1 where the dataset is grayscale and the RGB estimator cannot read gray images of this
-    degradation (estimator.GRAY_AS_RGB), else 3."""
+    degradation (GRAY_AS_RGB), else 3."""
     gray = data.dataset_channels(dataset) == 1
-    return 1 if gray and degradation not in estimator.GRAY_AS_RGB else 3
+    return 1 if gray and degradation not in GRAY_AS_RGB else 3
 
 
 def run_stage(title, script, arguments, output=None, epochs=None, dry_run=False):
     """Run `python script arguments` unless `output` is already trained for `epochs`. With
     `dry_run`, print the command alone on standard output instead (the rest goes to standard
     error), for a scheduler to run."""
+    from degraded_cnn.training.loop import is_trained
     report = sys.stderr if dry_run else sys.stdout
-    if output is not None and training.is_trained(output, epochs):
+    if output is not None and is_trained(output, epochs):
         print(f"== {title}: {output} is trained ({epochs} epochs); skipped", file=report)
         return
     command = [sys.executable, script, *arguments]
@@ -107,27 +73,28 @@ def run_stage(title, script, arguments, output=None, epochs=None, dry_run=False)
         print(shlex.join(command), flush=True)
         return
     print(f"== {title}: {' '.join(command[1:])}", flush=True)
-    subprocess.run(command, cwd=ROOT, check=True)
+    subprocess.run(command, cwd=paths.ROOT, check=True)
 
 
 def default_train_dirs(names):
     """The folders `names` in ../shared/data, if all are there; else None (the estimator then
     trains on the dataset's own training images)."""
-    folders = [SHARED_DATA / name for name in names]
+    folders = [paths.SHARED_DATA / name for name in names]
     return [str(folder) for folder in folders] if all(f.is_dir() for f in folders) else None
 
 
-def estimator_recipe(args, budget):
-    """(runs, default training folders) of the estimator: the budget's, or --estimator-recipe's."""
-    if args.estimator_recipe is None:
-        return budget["estimator"][args.degradation], TRAIN_DIRS[args.degradation]
-    recipe = ESTIMATOR_RECIPES[args.estimator_recipe]
+def estimator_recipe(pipeline, degradation, replacement=None):
+    """(runs, default training folders) of the estimator: the pipeline's, or those of the
+    estimator recipe named `replacement` (--estimator-recipe)."""
+    if replacement is None:
+        return pipeline["estimator"][degradation], recipes.TRAIN_DIRS[degradation]
+    recipe = recipes.ESTIMATOR_RECIPES[replacement]
     return recipe.runs, recipe.train_dirs
 
 
 def reproduce(args):
-    budget = BUDGETS[args.budget]
-    recipe, names = estimator_recipe(args, budget)
+    pipeline = recipes.PIPELINES[args.recipe]
+    recipe, names = estimator_recipe(pipeline, args.degradation, args.estimator_recipe)
     folders = args.train_dir or default_train_dirs(names)
     train_dir = ["--train-dir", *folders] if folders else ["--dataset", args.dataset]
     estimator_dir = args.estimator_dir or args.weights
@@ -138,22 +105,22 @@ def reproduce(args):
                   ["--degradation", args.degradation, *train_dir, "--weights-dir",
                    str(path.parent), *flags], path, epochs, args.dry_run)
     name = data.dataset_name(args.dataset)
-    modes = args.modes.split(",") if args.modes else budget_modes(budget, args.degradation)
+    modes = args.modes.split(",") if args.modes else pipeline_modes(pipeline, args.degradation)
     folders = seed_dirs(args.weights, args.seeds)
     for seed, folder in zip(args.seeds or [None], folders):
         for mode in modes:
-            flags = ["--recipe", budget["classifier"]]
+            flags = ["--recipe", pipeline["classifier"]]
             if seed is not None or args.estimator_dir:
                 flags += ["--estimator-dir", estimator_dir]
             if seed is not None:
                 flags += ["--seed", str(seed)]
-            if classifier.MODES[mode].has_parameter and args.parameter_join != "dense":
+            if MODES[mode].has_parameter and args.parameter_join != "dense":
                 flags += ["--parameter-join", args.parameter_join]
             title = f"classifier {mode}" + ("" if seed is None else f", seed {seed}")
             run_stage(title, "classifier.py",
                       ["--mode", mode, "--dataset", args.dataset, "--weights-dir", str(folder),
-                       *flags], classifier.weights_path(name, mode, folder),
-                      recipes.RECIPES[budget["classifier"]].epochs, args.dry_run)
+                       *flags], paths.classifier_path(name, mode, folder),
+                      recipes.RECIPES[pipeline["classifier"]].epochs, args.dry_run)
     if args.dry_run:
         print("== then the evaluation: the same reproduce.py command without --dry-run, once "
               "every command above has finished", file=sys.stderr)
@@ -175,10 +142,10 @@ def seed_list(text):
 
 
 def mode_list(text):
-    unknown = [mode for mode in text.split(",") if mode not in classifier.MODES]
+    unknown = [mode for mode in text.split(",") if mode not in MODES]
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown mode(s) {', '.join(unknown)}; choose from "
-                                         f"{', '.join(classifier.MODES)}")
+                                         f"{', '.join(MODES)}")
     return text
 
 
@@ -187,7 +154,7 @@ def build_parser():
                                      "and degradation, skipping what is already trained.")
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--degradation", default="jpeg", choices=DEGRADATIONS)
-    parser.add_argument("--budget", default="cpu", choices=list(BUDGETS),
+    parser.add_argument("--recipe", "--budget", default="cpu", choices=list(recipes.PIPELINES),
                         help="cpu: the recipes of the shipped weights (2 cores); cpu-full: "
                         "the cpu network for all 50,000 CIFAR-10 training images "
                         "(../shared/data/cifar10-q75): less dropout, 40 epochs; width64, "
@@ -198,8 +165,8 @@ def build_parser():
                         help="folders of clean images for the estimator, one training set "
                         "(default, if present in ../shared/data: Urban100; for mixed, "
                         f"{', '.join(recipes.THREE_SETS)}; else the dataset's training images)")
-    parser.add_argument("--estimator-recipe", choices=list(ESTIMATOR_RECIPES),
-                        help="train the estimator with this recipe instead of the budget's: "
+    parser.add_argument("--estimator-recipe", choices=list(recipes.ESTIMATOR_RECIPES),
+                        help="train the estimator with this recipe instead of the pipeline's: "
                         "three-sets (jpeg), the paper's 64x64 patches of "
                         f"{', '.join(recipes.THREE_SETS)}, in two runs (the first took about 7 "
                         "hours of one core beside another training); not the shipped "
@@ -217,8 +184,8 @@ def build_parser():
                         "and interval of each network over seeds")
     parser.add_argument("--modes", type=mode_list, metavar="MODE,MODE,...",
                         help="train only these classifier modes (default: every network the "
-                        "budget compares for --degradation)")
-    parser.add_argument("--parameter-join", choices=classifier.JOINS, default="dense",
+                        "recipe compares for --degradation)")
+    parser.add_argument("--parameter-join", choices=recipes.JOINS, default="dense",
                         help="where the parameter-aware networks take their parameter (see "
                         "classifier.py --help; default dense, the paper's)")
     parser.add_argument("--out", default="plots")
@@ -234,7 +201,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    recipe = ESTIMATOR_RECIPES.get(args.estimator_recipe)
+    recipe = recipes.ESTIMATOR_RECIPES.get(args.estimator_recipe)
     if recipe and recipe.degradation != args.degradation:
         parser.error(f"--estimator-recipe {args.estimator_recipe} is for --degradation "
                      f"{recipe.degradation}, not {args.degradation}")

@@ -10,7 +10,7 @@ import keras
 import bench
 import bench_stages
 import bench_timing
-import estimator
+from degraded_cnn.models import estimator as estimator_network
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def test_forward_flops_by_hand():
 
 
 def test_fully_convolutional_flops_scale_with_the_image():
-    model = estimator.build_estimator(3, features=4)
+    model = estimator_network.build_estimator(3, features=4)
     small = bench_timing.forward_flops(model, (16, 16))
     assert small > 0
     assert bench_timing.forward_flops(model, (32, 32)) == 4 * small

@@ -11,14 +11,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
 
 import classifier
-import data
-import degrade
 import estimator
+from degraded_cnn import data, paths
+from degraded_cnn.models import classifier as classifier_network
+from degraded_cnn.models import estimator as estimator_network
+from degraded_cnn.models import inference
+from degraded_cnn.predict import classification, estimation
+from degraded_cnn.training import batches, loop
+from degraded_cnn.training import classifier as classifier_training
+from degraded_cnn.vocabulary import degradations, modes, recipes
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -43,9 +50,9 @@ def synthetic_dataset(path, shape, train=12, test=6, seed=0):
 
 def tiny_estimators(weights_dir, channels):
     for name in ("jpeg", "noise", "mixed"):
-        estimator.build_estimator(channels, features=4,
-                                  outputs=degrade.parameter_count(name)).save(
-            estimator.weights_path(name, weights_dir, channels))
+        estimator_network.build_estimator(channels, features=4,
+                                          outputs=degradations.parameter_count(name)).save(
+            paths.estimator_path(name, weights_dir, channels))
 
 
 def run(capsys, *argv):
@@ -55,36 +62,36 @@ def run(capsys, *argv):
     return status, captured.out, captured.err
 
 
-@pytest.mark.parametrize("mode", list(classifier.MODES))
+@pytest.mark.parametrize("mode", list(modes.MODES))
 def test_every_mode_trains_and_saves_a_model_of_the_right_shape(mode, tmp_path, capsys):
-    shape = SHAPES[list(classifier.MODES).index(mode) % len(SHAPES)]
+    shape = SHAPES[list(modes.MODES).index(mode) % len(SHAPES)]
     dataset = synthetic_dataset(tmp_path / "toy.npz", shape)
     tiny_estimators(tmp_path, shape[-1])
     status, out, err = run(capsys, "--mode", mode, "--dataset", dataset, "--weights-dir",
                            tmp_path, *TINY)
     assert status == 0, err
-    model = classifier.load_classifier("toy", mode, tmp_path)
+    model = classification.load_classifier("toy", mode, tmp_path)
     assert tuple(model.inputs[0].shape) == (None, *shape)
-    with_parameter = classifier.MODES[mode].has_parameter
-    degradation = classifier.MODES[mode].degradation
+    with_parameter = modes.MODES[mode].has_parameter
+    degradation = modes.MODES[mode].degradation
     # One number beside the image, or for the mixed degradation its (sigma, q) pair.
-    size = degrade.parameter_count(degradation) if with_parameter else 0
+    size = degradations.parameter_count(degradation) if with_parameter else 0
     assert [tuple(i.shape) for i in model.inputs[1:]] == ([(None, size)] if size else [])
     assert tuple(model.outputs[0].shape) == (None, len(CLASSES))
     images = np.zeros((3, *shape), np.uint8)
-    params = degrade.random_params(degradation, 3, 0) if with_parameter else None
-    probabilities = classifier.predict_probabilities(model, images, params, degradation)
+    params = degradations.random_params(degradation, 3, 0) if with_parameter else None
+    probabilities = classification.predict_probabilities(model, images, params, degradation)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
     assert (tmp_path / "classifier_toy.classes.txt").read_text().split() == list(CLASSES)
 
 
 def test_the_parameter_joins_the_features_before_the_dense_layers():
-    model = classifier.build_classifier((32, 32, 3), 10, width=8, with_parameter=True)
+    model = classifier_network.build_classifier((32, 32, 3), 10, width=8, with_parameter=True)
     joined = model.get_layer("features_and_parameter")
     assert [t.shape[-1] for t in joined.input] == [8 * 8 * 32, 1]
     assert model.get_layer("dense1").input.shape[-1] == 8 * 8 * 32 + 1
     # Full size: features 64/128/256, dense 1024.
-    full = classifier.build_classifier((32, 32, 3), 10)
+    full = classifier_network.build_classifier((32, 32, 3), 10)
     assert full.get_layer("conv3_2").filters == 256 and full.get_layer("dense1").units == 1024
 
 
@@ -186,20 +193,20 @@ def test_images_or_flags_that_do_not_fit_the_weights_are_a_one_line_error(tmp_pa
     status, _, err = run(capsys, *common)
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert "12x12 with 1 channel(s)" in err and "16x16 with 3 channel(s)" in err
-    model = classifier.load_classifier("toy", "org", tmp_path)
+    model = classification.load_classifier("toy", "org", tmp_path)
     with pytest.raises(data.DataError, match=r"\(--dataset toy has them\)"):
-        classifier.load_classifier("cifar10", "org", tmp_path)
+        classification.load_classifier("cifar10", "org", tmp_path)
     with pytest.raises(ValueError, match="takes 16x16"):
-        classifier.predict_probabilities(model, np.zeros((1, 12, 12, 1), np.uint8))
+        classification.predict_probabilities(model, np.zeros((1, 12, 12, 1), np.uint8))
 
 
 def test_augmentation_is_imagedatagenerator_like_and_repeatable():
     images = np.random.default_rng(0).integers(0, 256, (5, 12, 20, 1), np.uint8)
-    identity = classifier.Augmentation(0, 0, 0, 0, flip=False)
+    identity = batches.Augmentation(0, 0, 0, 0, flip=False)
     np.testing.assert_array_equal(identity(images, np.random.default_rng(0)), images)
-    flip_only = classifier.Augmentation(0, 0, 0, 0, flip=True)(images, np.random.default_rng(0))
+    flip_only = batches.Augmentation(0, 0, 0, 0, flip=True)(images, np.random.default_rng(0))
     assert all((f == i).all() or (f == i[:, ::-1]).all() for f, i in zip(flip_only, images))
-    augment = classifier.Augmentation()
+    augment = batches.Augmentation()
     first = augment(images, np.random.default_rng(3))
     assert first.shape == images.shape and first.dtype == np.uint8
     np.testing.assert_array_equal(first, augment(images, np.random.default_rng(3)))
@@ -213,43 +220,46 @@ def test_training_batches_estimate_each_image_once_per_epoch(monkeypatch):
         estimated.append(len(images))
         return np.full(len(images), 42.0)
 
-    monkeypatch.setattr(estimator, "estimate", fake_estimate)
+    monkeypatch.setattr(estimation, "estimate", fake_estimate)
     images = np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), np.uint8)
-    batches = classifier.TrainingBatches(images, np.arange(10), "est_qf", 4,
-                                         classifier.Augmentation(), seed=0, estimator_model="m")
-    inputs, labels = batches[0]
+    training_batches = batches.TrainingBatches(images, np.arange(10), "est_qf", 4,
+                                               batches.Augmentation(), seed=0,
+                                               estimator_model="m")
+    inputs, labels = training_batches[0]
     assert inputs["image"].shape == (4, 16, 16, 3) and inputs["image"].dtype == np.float32
-    np.testing.assert_allclose(inputs["parameter"], degrade.normalize("jpeg", [[42.0]] * 4))
-    seen = np.concatenate([labels] + [batches[i][1] for i in range(1, len(batches))])
+    np.testing.assert_allclose(inputs["parameter"], degradations.normalize("jpeg", [[42.0]] * 4))
+    seen = np.concatenate([labels] + [training_batches[i][1]
+                                      for i in range(1, len(training_batches))])
     assert sorted(seen) == list(range(10)) and estimated == [4, 4, 2]
-    batches.on_epoch_end()
-    assert not np.array_equal(batches[0][1], labels)  # a new order every epoch
+    training_batches.on_epoch_end()
+    assert not np.array_equal(training_batches[0][1], labels)  # a new order every epoch
 
 
 def test_reused_batches_skip_the_estimator_until_the_next_draw(monkeypatch):
     calls = []
-    monkeypatch.setattr(estimator, "estimate",
+    monkeypatch.setattr(estimation, "estimate",
                         lambda model, images, *args: calls.append(len(images)) or
                         np.full(len(images), 50.0))
     images = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), np.uint8)
-    batches = classifier.TrainingBatches(images, np.arange(8), "est_qf", 8,
-                                         classifier.Augmentation(), seed=0, estimator_model="m",
-                                         reuse=2)
-    first = batches[0]
-    batches.on_epoch_end()
-    np.testing.assert_array_equal(batches[0][0]["image"], first[0]["image"])
+    training_batches = batches.TrainingBatches(images, np.arange(8), "est_qf", 8,
+                                               batches.Augmentation(), seed=0,
+                                               estimator_model="m", reuse=2)
+    first = training_batches[0]
+    training_batches.on_epoch_end()
+    np.testing.assert_array_equal(training_batches[0][0]["image"], first[0]["image"])
     assert calls == [8]
-    batches.on_epoch_end()
-    assert not np.array_equal(batches[0][0]["image"], first[0]["image"]) and calls == [8, 8]
+    training_batches.on_epoch_end()
+    assert not np.array_equal(training_batches[0][0]["image"], first[0]["image"])
+    assert calls == [8, 8]
 
 
 def test_known_mode_gets_the_true_parameter_and_org_clean_images():
     images = np.full((6, 8, 8, 3), 128, np.uint8)
-    inputs = classifier.degraded_inputs(images, "known_nl", np.random.default_rng(0))
-    sigma = degrade.random_params("noise", 6, np.random.default_rng(0))
-    np.testing.assert_allclose(inputs["parameter"][:, 0], degrade.normalize("noise", sigma),
+    inputs = batches.degraded_inputs(images, "known_nl", np.random.default_rng(0))
+    sigma = degradations.random_params("noise", 6, np.random.default_rng(0))
+    np.testing.assert_allclose(inputs["parameter"][:, 0], degradations.normalize("noise", sigma),
                                rtol=1e-6)
-    clean = classifier.degraded_inputs(images, "org", np.random.default_rng(0))
+    clean = batches.degraded_inputs(images, "org", np.random.default_rng(0))
     assert list(clean) == ["image"] and (clean["image"] == 128).all()
 
 
@@ -297,7 +307,7 @@ def test_every_mode_starts_from_the_same_convolutions(tmp_path, capsys, monkeypa
 
     def record(model, *args, **kwargs):
         initial[model.name, len(initial)] = model.get_layer("conv1_1").get_weights()[0]
-    monkeypatch.setattr(classifier.training, "fit_resumable", record)
+    monkeypatch.setattr(loop, "fit_resumable", record)
     for mode in ("jpg", "est_qf", "known_qf"):
         status, _, err = run(capsys, "--mode", mode, "--dataset", dataset, "--weights-dir",
                              tmp_path, *TINY)
@@ -307,11 +317,11 @@ def test_every_mode_starts_from_the_same_convolutions(tmp_path, capsys, monkeypa
     np.testing.assert_array_equal(known_qf, jpg)
 
 
-@pytest.mark.parametrize("join", classifier.JOINS)
+@pytest.mark.parametrize("join", recipes.JOINS)
 def test_every_join_reaches_the_output_and_survives_saving(join, tmp_path):
-    model = classifier.build_classifier((16, 16, 3), 6, width=4, with_parameter=True,
-                                        parameter_join=join)
-    assert classifier.parameter_join(model) == join
+    model = classifier_network.build_classifier((16, 16, 3), 6, width=4, with_parameter=True,
+                                                parameter_join=join)
+    assert classifier_network.parameter_join(model) == join
     if join == "input":  # the first convolution sees one channel more than the image has
         assert model.get_layer("conv1_1").input.shape[-1] == 4
     if join == "film":  # a gain and a bias for each feature of the first dense layer
@@ -322,22 +332,22 @@ def test_every_join_reaches_the_output_and_survives_saving(join, tmp_path):
             layer = model.get_layer(name)
             layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
     images = rng.integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
-    low, high = (classifier.predict_probabilities(model, images, np.full(4, q), "jpeg")
+    low, high = (classification.predict_probabilities(model, images, np.full(4, q), "jpeg")
                  for q in (5.0, 95.0))
     # Inference is deterministic: a parameter cut off from the output changes nothing at all.
     assert not np.array_equal(low, high)
     path = tmp_path / "m.keras"
-    classifier.training.save_model(model, path)
-    loaded = classifier.training.load_model(path)
-    assert classifier.parameter_join(loaded) == join
-    np.testing.assert_allclose(classifier.predict_probabilities(loaded, images, np.full(4, 5.0),
-                                                                "jpeg"), low, atol=1e-6)
+    inference.save_model(model, path)
+    loaded = inference.load_model(path)
+    assert classifier_network.parameter_join(loaded) == join
+    np.testing.assert_allclose(classification.predict_probabilities(loaded, images, np.full(4, 5.0),
+                                                                    "jpeg"), low, atol=1e-6)
 
 
 def test_image_only_networks_have_no_join():
-    model = classifier.build_classifier((16, 16, 3), 6, width=4, with_parameter=False,
-                                        parameter_join="film")
-    assert classifier.parameter_join(model) is None and len(model.inputs) == 1
+    model = classifier_network.build_classifier((16, 16, 3), 6, width=4, with_parameter=False,
+                                                parameter_join="film")
+    assert classifier_network.parameter_join(model) is None and len(model.inputs) == 1
 
 
 def test_a_trained_network_keeps_its_join(tmp_path, capsys):
@@ -345,8 +355,8 @@ def test_a_trained_network_keeps_its_join(tmp_path, capsys):
     common = ["--mode", "known_nl", "--dataset", dataset, "--weights-dir", tmp_path]
     status, _, err = run(capsys, *common, *TINY, "--parameter-join", "input")
     assert status == 0, err
-    assert classifier.parameter_join(classifier.load_classifier("toy", "known_nl", tmp_path)) == \
-        "input"
+    loaded = classification.load_classifier("toy", "known_nl", tmp_path)
+    assert classifier_network.parameter_join(loaded) == "input"
     photo = tmp_path / "photo.png"
     Image.fromarray(np.full((16, 16, 3), 99, np.uint8)).save(photo)
     status, out, err = run(capsys, *common, "--predict", photo, "--param", "20")
@@ -357,15 +367,15 @@ def test_a_trained_network_keeps_its_join(tmp_path, capsys):
 
 
 def test_seeds_share_the_validation_images_but_not_the_training_draws(tmp_path):
-    dataset = classifier.data.load_dataset(str(synthetic_dataset(tmp_path / "toy.npz",
+    dataset = data.load_dataset(str(synthetic_dataset(tmp_path / "toy.npz",
                                                                  (16, 16, 3), train=24)))
     drawn = {}
     for seed in (0, 3):
-        args = classifier.build_parser().parse_args(
-            ["--mode", "known_nl", "--seed", str(seed), *TINY])
-        batches, (inputs, labels) = classifier.training_data(args, dataset, None,
-                                                             tmp_path / f"s{seed}.keras")
-        drawn[seed] = (inputs, labels, batches[0][0]["image"])
+        training_batches, (inputs, labels) = classifier_training.training_data(
+            dataset.x_train, dataset.y_train, dataset, "known_nl", None,
+            tmp_path / f"s{seed}.keras", val_fraction=0.1, batch_size=4,
+            augmentation=batches.Augmentation(), seed=seed, reuse=1, workers=1, fresh=False)
+        drawn[seed] = (inputs, labels, training_batches[0][0]["image"])
     (val0, labels0, train0), (val3, labels3, train3) = drawn.values()
     np.testing.assert_array_equal(labels0, labels3)
     np.testing.assert_array_equal(val0["image"], val3["image"])  # same images, same noise
@@ -375,9 +385,9 @@ def test_seeds_share_the_validation_images_but_not_the_training_draws(tmp_path):
 
 def test_a_corrupt_weights_file_is_named_in_one_line(tmp_path, capsys):
     dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))
-    good = classifier.build_classifier((16, 16, 3), 6, width=4)
-    path = classifier.weights_path("toy", "org", tmp_path)
-    classifier.training.save_model(good, path)
+    good = classifier_network.build_classifier((16, 16, 3), 6, width=4)
+    path = paths.classifier_path("toy", "org", tmp_path)
+    inference.save_model(good, path)
     path.write_bytes(path.read_bytes()[:2000])  # truncated, as by a full disk or a bad copy
     photo = tmp_path / "photo.png"
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(photo)
@@ -395,12 +405,12 @@ def test_a_run_resumes_in_a_new_clone_of_the_repository(tmp_path, capsys, monkey
     first, second = tmp_path / "clone1", tmp_path / "clone2"
     for clone in (first, second):
         (clone / "weights").mkdir(parents=True)
-    common = ["--mode", "noisy", "--dataset", dataset, *TINY]
+    common = ["--mode", "noisy", "--dataset", dataset, "--weights-dir", "weights", *TINY]
     monkeypatch.chdir(first)
-    monkeypatch.setattr(classifier.training, "REPOSITORY", first)
+    monkeypatch.setattr(paths, "ROOT", first)
     assert run(capsys, *common, "--epochs", "2")[0] == 0
     monkeypatch.chdir(second)
-    monkeypatch.setattr(classifier.training, "REPOSITORY", second)
+    monkeypatch.setattr(paths, "ROOT", second)
     shutil.rmtree(first)
     status, out, err = run(capsys, *common, "--epochs", "3")
     assert status == 0, err
@@ -415,11 +425,11 @@ def test_the_shuffled_parameter_has_the_true_ones_distribution_and_no_informatio
     count = 4000
     images = np.full((count, 4, 4, 3), 128, np.uint8)
     for mode in ("shuffled_nl", "shuffled_qf"):
-        degradation = classifier.MODES[mode].degradation
-        inputs = classifier.degraded_inputs(images, mode, np.random.default_rng(0))
-        true = degrade.random_params(degradation, count, np.random.default_rng(0))
-        fed = degrade.denormalize(degradation, inputs["parameter"][:, 0])
-        low, high = degrade.parameter_range(degradation)
+        degradation = modes.MODES[mode].degradation
+        inputs = batches.degraded_inputs(images, mode, np.random.default_rng(0))
+        true = degradations.random_params(degradation, count, np.random.default_rng(0))
+        fed = degradations.denormalize(degradation, inputs["parameter"][:, 0])
+        low, high = degradations.parameter_range(degradation)
         assert abs(np.corrcoef(true, fed)[0, 1]) < 0.05  # 3 standard errors at 4000 draws
         assert low <= fed.min() and fed.max() <= high
         # Uniform over the range, as the true parameter: its quartiles within 3% of the range.
@@ -427,8 +437,8 @@ def test_the_shuffled_parameter_has_the_true_ones_distribution_and_no_informatio
         np.testing.assert_allclose(quartiles, np.quantile(true, [0.25, 0.5, 0.75]),
                                    atol=0.03 * (high - low))
         # The image itself is degraded with its true parameter, as in known_*.
-        known = classifier.degraded_inputs(images, mode.replace("shuffled", "known"),
-                                           np.random.default_rng(0))
+        known = batches.degraded_inputs(images, mode.replace("shuffled", "known"),
+                                        np.random.default_rng(0))
         np.testing.assert_array_equal(inputs["image"], known["image"])
 
 
@@ -439,18 +449,18 @@ def test_recipes_are_defaults_that_flags_override():
     assert (args.width, args.epochs, args.dropout) == (32, 5, 0.3)
     _, paper = classifier.parse_args([])
     assert (paper.width, paper.batch_size, paper.learning_rate) == (64, 128, 0.002)
-    flags = classifier.recipes.CPU.flags()
+    flags = recipes.CPU.flags()
     assert classifier.parse_args(flags)[1].width == 16  # flags() round-trips
 
 
 def test_a_run_stuck_at_chance_loss_warns_once():
     lines = []
-    warning = classifier.training.DeadRunWarning(10, log=lines.append)
+    warning = loop.DeadRunWarning(10, log=lines.append)
     for epoch, loss in enumerate([4.4, 2.303, 2.302, 2.35, 2.303, 2.303, 2.302, 2.3]):
         warning.on_epoch_end(epoch, {"loss": loss})
     assert len(lines) == 1 and "epoch 7" in lines[0] and "ln(10)" in lines[0]
     healthy = []
-    warning = classifier.training.DeadRunWarning(10, log=healthy.append)
+    warning = loop.DeadRunWarning(10, log=healthy.append)
     for epoch, loss in enumerate([2.3, 2.29, 2.1, 1.9]):
         warning.on_epoch_end(epoch, {"loss": loss})
     assert not healthy
@@ -473,12 +483,12 @@ def test_distribute_splits_each_batch_across_two_devices(tmp_path):
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "data-parallel over 2 devices (cpu:0, cpu:1): 4 images per device of each batch " \
         "of 8" in finished.stdout
-    model = classifier.load_classifier("toy", "known_nl", tmp_path)
+    model = classification.load_classifier("toy", "known_nl", tmp_path)
     assert tuple(model.outputs[0].shape) == (None, len(CLASSES))
     assert [tuple(i.shape) for i in model.inputs] == [(None, 16, 16, 3), (None, 1)]
 
 
-@pytest.mark.skipif(classifier.keras.backend.backend() == "jax",
+@pytest.mark.skipif(keras.backend.backend() == "jax",
                     reason="the JAX backend distributes")
 def test_distribute_needs_jax(tmp_path, capsys):
     dataset = synthetic_dataset(tmp_path / "toy.npz", (16, 16, 3))

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from degraded_cnn import data
 
-import data
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(),
@@ -77,7 +77,7 @@ def test_folder_dataset(tmp_path, channels):
 
 
 def test_a_folder_is_decoded_once_then_read_from_the_cache(tmp_path, folder_cache,
-                                                          monkeypatch):
+                                                           monkeypatch):
     write_folder_dataset(tmp_path / "pets", 3)
     first = data.load_dataset(str(tmp_path / "pets"))
     assert len(list(folder_cache.glob("pets-*.npz"))) == 1

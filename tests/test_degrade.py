@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import data
 import degrade
+from degraded_cnn import data
+from degraded_cnn import image_ops
+from degraded_cnn.vocabulary import degradations
 
 SCRIPT = Path(__file__).resolve().parents[1] / "degrade.py"
 
@@ -33,24 +35,24 @@ def pil_round_trip(image, quality, mode):
 @pytest.mark.parametrize("quality", [1, 10, 50, 95, 100])
 def test_jpeg_equals_pil_round_trip_colour(quality):
     images = textured()
-    out = degrade.jpeg(images, quality)
+    out = image_ops.jpeg(images, quality)
     for image, result in zip(images, out):
         np.testing.assert_array_equal(result, pil_round_trip(image, quality, "RGB"))
 
 
 def test_jpeg_equals_pil_round_trip_grayscale():
     images = textured(channels=1)
-    out = degrade.jpeg(images, [5, 20, 60, 90])
+    out = image_ops.jpeg(images, [5, 20, 60, 90])
     assert out.shape == images.shape
     for image, result, quality in zip(images, out, [5, 20, 60, 90]):
         np.testing.assert_array_equal(result[..., 0], pil_round_trip(image[..., 0], quality, "L"))
 
 
 def test_jpeg_pool_matches_single_process():
-    images = textured(count=degrade.MIN_IMAGES_FOR_POOL + 10, size=16)
-    quality = degrade.random_params("jpeg", len(images), 3)
-    np.testing.assert_array_equal(degrade.jpeg(images, quality),
-                                  degrade.jpeg(images, quality, workers=1))
+    images = textured(count=image_ops.MIN_IMAGES_FOR_POOL + 10, size=16)
+    quality = degradations.random_params("jpeg", len(images), 3)
+    np.testing.assert_array_equal(image_ops.jpeg(images, quality),
+                                  image_ops.jpeg(images, quality, workers=1))
 
 
 def test_jpeg_size_and_error_fall_as_quality_rises():
@@ -60,7 +62,7 @@ def test_jpeg_size_and_error_fall_as_quality_rises():
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, "JPEG", quality=quality)
         sizes.append(buffer.tell())
-        decoded = degrade.jpeg(image[None], quality)[0].astype(float)
+        decoded = image_ops.jpeg(image[None], quality)[0].astype(float)
         errors.append(np.sqrt(np.mean((decoded - image) ** 2)))
     assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
     assert errors == sorted(errors, reverse=True)
@@ -68,7 +70,7 @@ def test_jpeg_size_and_error_fall_as_quality_rises():
 
 def test_noise_has_requested_standard_deviation():
     flat = np.full((2, 256, 256, 3), 128, np.uint8)
-    out = degrade.noise(flat, [25.0, 5.0], rng=1).astype(float) - 128
+    out = image_ops.noise(flat, [25.0, 5.0], rng=1).astype(float) - 128
     assert abs(out[0].std() - 25) < 0.5
     assert abs(out[1].std() - 5) < 0.2
     assert abs(out.mean()) < 0.2
@@ -76,7 +78,7 @@ def test_noise_has_requested_standard_deviation():
 
 def test_noise_clips_to_valid_range():
     extremes = np.stack([np.zeros((64, 64, 1)), np.full((64, 64, 1), 255)]).astype(np.uint8)
-    out = degrade.noise(extremes, 50, rng=0)
+    out = image_ops.noise(extremes, 50, rng=0)
     assert out.dtype == np.uint8
     # Half of the noise is clipped away at each extreme.
     assert 0.4 < (out[0] == 0).mean() < 0.6 and 0.4 < (out[1] == 255).mean() < 0.6
@@ -84,67 +86,68 @@ def test_noise_clips_to_valid_range():
 
 def test_noise_zero_sigma_is_identity_and_seed_repeats():
     images = textured()
-    np.testing.assert_array_equal(degrade.noise(images, 0, rng=0), images)
-    np.testing.assert_array_equal(degrade.noise(images, 10, rng=7), degrade.noise(images, 10, 7))
-    assert not np.array_equal(degrade.noise(images, 10, rng=7), degrade.noise(images, 10, 8))
+    np.testing.assert_array_equal(image_ops.noise(images, 0, rng=0), images)
+    np.testing.assert_array_equal(image_ops.noise(images, 10, rng=7),
+                                  image_ops.noise(images, 10, 7))
+    assert not np.array_equal(image_ops.noise(images, 10, rng=7), image_ops.noise(images, 10, 8))
 
 
 def test_blur_keeps_flat_images_and_smooths_edges():
     flat = np.full((1, 16, 16, 3), 77, np.uint8)
-    np.testing.assert_array_equal(degrade.blur(flat, 2.0), flat)
+    np.testing.assert_array_equal(image_ops.blur(flat, 2.0), flat)
     step = np.zeros((1, 16, 16, 1), np.uint8)
     step[:, :, 8:] = 200
-    blurred = degrade.blur(step, 1.5)[0, 0, :, 0].astype(int)
+    blurred = image_ops.blur(step, 1.5)[0, 0, :, 0].astype(int)
     assert blurred[0] == 0 and blurred[-1] == 200
     assert np.all(np.diff(blurred) >= 0) and 0 < blurred[7] < 100 < blurred[8] < 200
-    np.testing.assert_array_equal(degrade.blur(step, 0), step)
+    np.testing.assert_array_equal(image_ops.blur(step, 0), step)
 
 
 def test_blur_larger_than_image():
     images = textured(count=2, size=8)
-    assert degrade.blur(images, 4.0).shape == images.shape
+    assert image_ops.blur(images, 4.0).shape == images.shape
 
 
 def test_mixture_applies_stages_in_order():
     images = textured()
     rng_params = {"jpeg": 30, "noise": 5.0, "blur": 1.0}
-    noisy = degrade.noise(degrade.blur(images, 1.0), 5.0, rng=np.random.default_rng(3))
-    expected = degrade.jpeg(noisy, 30)
-    np.testing.assert_array_equal(degrade.mixture(images, rng_params, rng=3), expected)
+    noisy = image_ops.noise(image_ops.blur(images, 1.0), 5.0, rng=np.random.default_rng(3))
+    expected = image_ops.jpeg(noisy, 30)
+    np.testing.assert_array_equal(image_ops.chain(images, rng_params, rng=3), expected)
     with pytest.raises(ValueError, match="unknown"):
-        degrade.mixture(images, {"sharpen": 1})
+        image_ops.chain(images, {"sharpen": 1})
 
 
 def test_mixed_is_noise_then_jpeg_with_a_pair_per_image():
     images = textured(count=3)
     pairs = np.array([[5.0, 30], [0.0, 90], [20.0, 10]])
-    expected = degrade.jpeg(degrade.noise(images, pairs[:, 0], rng=np.random.default_rng(3)),
-                            pairs[:, 1])
-    np.testing.assert_array_equal(degrade.degrade(images, "mixed", pairs, rng=3), expected)
+    expected = image_ops.jpeg(image_ops.noise(images, pairs[:, 0], rng=np.random.default_rng(3)),
+                              pairs[:, 1])
+    np.testing.assert_array_equal(image_ops.degrade(images, "mixed", pairs, rng=3), expected)
     # One pair applies to every image.
-    np.testing.assert_array_equal(degrade.degrade(images, "mixed", [5.0, 30], rng=3),
-                                  degrade.degrade(images, "mixed", np.tile([5.0, 30], (3, 1)),
-                                                  rng=3))
+    np.testing.assert_array_equal(image_ops.degrade(images, "mixed", [5.0, 30], rng=3),
+                                  image_ops.degrade(images, "mixed", np.tile([5.0, 30], (3, 1)),
+                                                    rng=3))
     with pytest.raises(ValueError, match="noise: parameter 60 is out of range"):
-        degrade.degrade(images, "mixed", [60, 30])
+        image_ops.degrade(images, "mixed", [60, 30])
     with pytest.raises(ValueError, match="jpeg: parameter 0 is out of range"):
-        degrade.degrade(images, "mixed", [10, 0])
+        image_ops.degrade(images, "mixed", [10, 0])
     with pytest.raises(ValueError, match="pair per image"):
-        degrade.degrade(images, "mixed", [10, 20, 30])
+        image_ops.degrade(images, "mixed", [10, 20, 30])
 
 
 def test_mixed_parameters_are_drawn_independently_over_both_ranges():
-    pairs = degrade.random_params("mixed", 4000, np.random.default_rng(0))
+    pairs = degradations.random_params("mixed", 4000, np.random.default_rng(0))
     sigma, q = pairs.T
-    assert pairs.shape == (4000, 2) and degrade.parts("mixed") == ("noise", "jpeg")
+    assert pairs.shape == (4000, 2) and degradations.parts("mixed") == ("noise", "jpeg")
     assert 0 <= sigma.min() and sigma.max() <= 50 and sigma.max() > 49
     assert set(np.unique(q)) == set(range(1, 101))
     assert abs(np.corrcoef(sigma, q)[0, 1]) < 0.05
-    np.testing.assert_allclose(degrade.denormalize("mixed", degrade.normalize("mixed", pairs)),
-                               pairs)
-    assert 0 <= degrade.normalize("mixed", pairs).min() and \
-        degrade.normalize("mixed", pairs).max() <= 1
-    grid = degrade.all_params("mixed")  # sigma 0..50 by 10 times q 10..100 by 10
+    np.testing.assert_allclose(
+        degradations.denormalize("mixed", degradations.normalize("mixed", pairs)), pairs)
+    assert 0 <= degradations.normalize("mixed", pairs).min() and \
+        degradations.normalize("mixed", pairs).max() <= 1
+    grid = degradations.all_params("mixed")  # sigma 0..50 by 10 times q 10..100 by 10
     assert grid.shape == (60, 2) and tuple(grid[0]) == (0, 10) and tuple(grid[-1]) == (50, 100)
 
 
@@ -153,7 +156,7 @@ def test_mixed_on_the_command_line(tmp_path):
     data.write_image(tmp_path / "in.png", image)
     assert degrade.main([str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--degradation",
                          "mixed", "--param", "noise=10,jpeg=30", "--seed", "2"]) == 0
-    expected = degrade.degrade(image[None], "mixed", [10, 30], rng=np.random.default_rng(2))[0]
+    expected = image_ops.degrade(image[None], "mixed", [10, 30], rng=np.random.default_rng(2))[0]
     np.testing.assert_array_equal(data.read_image(tmp_path / "out.png"), expected)
 
 
@@ -168,35 +171,36 @@ def test_mixed_on_the_command_line(tmp_path):
 ])
 def test_invalid_parameters_name_value_and_range(name, value, message):
     with pytest.raises(ValueError, match=message):
-        degrade.degrade(textured(count=2), name, value)
+        image_ops.degrade(textured(count=2), name, value)
 
 
 def test_invalid_images_are_rejected():
     with pytest.raises(ValueError, match="uint8"):
-        degrade.jpeg(textured().astype(np.float32), 50)
+        image_ops.jpeg(textured().astype(np.float32), 50)
     with pytest.raises(ValueError, match="shape"):
-        degrade.noise(textured()[0], 10)
+        image_ops.noise(textured()[0], 10)
     with pytest.raises(ValueError, match="C = 1 or 3"):
-        degrade.blur(np.zeros((1, 8, 8, 4), np.uint8), 1)
+        image_ops.blur(np.zeros((1, 8, 8, 4), np.uint8), 1)
     with pytest.raises(ValueError, match="one parameter per image"):
-        degrade.jpeg(textured(count=3), [10, 20])
+        image_ops.jpeg(textured(count=3), [10, 20])
 
 
 def test_random_params_cover_the_range_and_repeat():
-    q = degrade.random_params("jpeg", 20000, 0)
+    q = degradations.random_params("jpeg", 20000, 0)
     assert q.min() == 1 and q.max() == 100 and np.all(q == np.round(q))
-    sigma = degrade.random_params("noise", 20000, 0)
+    sigma = degradations.random_params("noise", 20000, 0)
     assert 0 <= sigma.min() < 0.1 and 49.9 < sigma.max() <= 50
-    np.testing.assert_array_equal(q, degrade.random_params("jpeg", 20000, 0))
+    np.testing.assert_array_equal(q, degradations.random_params("jpeg", 20000, 0))
 
 
 def test_normalize_round_trip():
-    for name in degrade.DEGRADATIONS:
-        values = degrade.all_params(name, step=0.5)
-        units = degrade.normalize(name, values)
+    for name in degradations.DEGRADATIONS:
+        values = degradations.all_params(name, step=0.5)
+        units = degradations.normalize(name, values)
         assert units.min() == 0 and units.max() == 1
-        np.testing.assert_allclose(degrade.denormalize(name, units), values)
-    assert len(degrade.all_params("jpeg")) == 100 and len(degrade.all_params("noise")) == 51
+        np.testing.assert_allclose(degradations.denormalize(name, units), values)
+    assert len(degradations.all_params("jpeg")) == 100
+    assert len(degradations.all_params("noise")) == 51
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +235,7 @@ def test_cli_mixed_into_a_jpeg_file_is_the_mixed_image(tmp_path):
     data.write_image(tmp_path / "in.png", image)
     assert degrade.main([str(tmp_path / "in.png"), str(tmp_path / "out.jpeg"), "--degradation",
                          "mixed", "--param", "noise=10,jpeg=30", "--seed", "2"]) == 0
-    expected = degrade.degrade(image[None], "mixed", [10, 30], rng=np.random.default_rng(2))[0]
+    expected = image_ops.degrade(image[None], "mixed", [10, 30], rng=np.random.default_rng(2))[0]
     np.testing.assert_array_equal(data.read_image(tmp_path / "out.jpeg"), expected)
 
 
@@ -297,10 +301,10 @@ def test_cli_dataset_mixed_keeps_both_parameters(tmp_path):
     out = np.load(tmp_path / "mixed.npz")
     # --seed 0's generator draws each image's (sigma, q), then the noise.
     rng = np.random.default_rng(0)
-    pairs = degrade.random_params("mixed", 4, rng)
+    pairs = degradations.random_params("mixed", 4, rng)
     np.testing.assert_array_equal(out["param_noise_train"], pairs[:, 0])
     np.testing.assert_array_equal(out["param_jpeg_train"], pairs[:, 1])
-    np.testing.assert_array_equal(out["x_train"], degrade.degrade(images, "mixed", pairs, rng))
+    np.testing.assert_array_equal(out["x_train"], image_ops.degrade(images, "mixed", pairs, rng))
     assert len(out["param_noise_test"]) == len(out["param_jpeg_test"]) == 2
 
 

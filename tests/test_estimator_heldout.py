@@ -2,8 +2,9 @@
 import numpy as np
 from PIL import Image
 
-import estimator
 import estimator_heldout
+from degraded_cnn.models import estimator as estimator_network
+from degraded_cnn.training import patches
 
 
 def folders(tmp_path):
@@ -23,7 +24,7 @@ def test_the_heldout_images_are_those_estimator_py_holds_out(tmp_path):
     made = folders(tmp_path)
     sources = [estimator_heldout.data.load_clean_images(f) for f in made]
     held = estimator_heldout.heldout_images(made, 0.2, 0)
-    expected = estimator.split_sources(sources, 0.2, 0)[1]
+    expected = patches.split_sources(sources, 0.2, 0)[1]
     assert len(held) == 3  # 2 of 10 and 1 of 5
     assert all(np.array_equal(a, b) for a, b in zip(held, expected))
 
@@ -32,7 +33,7 @@ def test_the_table_has_a_row_per_quality_and_a_column_per_estimator(tmp_path, ca
     paths = []
     for index in range(2):
         path = tmp_path / f"e{index}.keras"
-        estimator.build_estimator(3, features=4).save(path)
+        estimator_network.build_estimator(3, features=4).save(path)
         paths.append(str(path))
     out = tmp_path / "table.md"
     assert estimator_heldout.main(["--train-dir", *map(str, folders(tmp_path)), "--estimators",

@@ -6,42 +6,51 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import accuracy_stats
 import classifier
-import degrade
 import estimator
 import evaluate
-import figures
-import sweeps
-import tables
-import training
+from degraded_cnn import paths
+from degraded_cnn.evaluation import figures
+from degraded_cnn.evaluation import paper
+from degraded_cnn.evaluation import reports
+from degraded_cnn.evaluation import statistics
+from degraded_cnn.evaluation import sweeps
+from degraded_cnn.evaluation import tables
+from degraded_cnn.models import classifier as classifier_network
+from degraded_cnn.models import estimator as estimator_network
+from degraded_cnn.predict import classification
+from degraded_cnn.predict import estimation
+from degraded_cnn.training import classifier as classifier_training
+from degraded_cnn.training import loop
+from degraded_cnn.vocabulary import degradations
+from degraded_cnn.vocabulary import modes
 
 
 def test_interval_mean_by_hand():
     params = np.arange(1, 11)
     accuracy = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
-    assert accuracy_stats.interval_mean(params, accuracy, 1, 10) == pytest.approx(0.55)
-    assert (accuracy_stats.interval_mean(params, accuracy, 3, 5)
+    assert statistics.interval_mean(params, accuracy, 1, 10) == pytest.approx(0.55)
+    assert (statistics.interval_mean(params, accuracy, 3, 5)
             == pytest.approx((0.3 + 0.4 + 0.5) / 3))
-    assert accuracy_stats.interval_mean(params, accuracy, 10, 10) == pytest.approx(1.0)
-    assert np.isnan(accuracy_stats.interval_mean(params, accuracy, 11, 20))
+    assert statistics.interval_mean(params, accuracy, 10, 10) == pytest.approx(1.0)
+    assert np.isnan(statistics.interval_mean(params, accuracy, 11, 20))
 
 
 def test_intervals_cover_every_value_once():
     for degradation, intervals in tables.INTERVALS.items():
         covered = [v for low, high in intervals for v in range(low, high + 1)]
-        expected = degrade.all_params(degradation).astype(int).tolist()
+        expected = degradations.all_params(degradation).astype(int).tolist()
         assert covered == expected
 
 
 def test_paired_bootstrap():
     rng = np.random.default_rng(0)
     same = rng.random((5, 200)) < 0.7
-    assert accuracy_stats.paired_bootstrap(same, same, rng) == (0.0, 0.0)
+    assert statistics.paired_bootstrap(same, same, rng) == (0.0, 0.0)
     right, wrong = np.ones((3, 50), bool), np.zeros((3, 50), bool)
-    assert accuracy_stats.paired_bootstrap(right, wrong, rng) == (1.0, 1.0)
+    assert statistics.paired_bootstrap(right, wrong, rng) == (1.0, 1.0)
     better = same | (rng.random((5, 200)) < 0.2)
-    low, high = accuracy_stats.paired_bootstrap(better, same, rng)
+    low, high = statistics.paired_bootstrap(better, same, rng)
     gain = better.mean() - same.mean()
     assert 0 < low < gain < high
 
@@ -60,17 +69,17 @@ PAPER_TEXT = {
 @pytest.mark.parametrize("key", list(PAPER_TEXT))
 def test_paper_interval_tables(key):
     rows = [[float(v) for v in row.split()] for row in PAPER_TEXT[key].split("|")]
-    networks = list(tables.PAPER_INTERVALS[key])
+    networks = list(paper.PAPER_INTERVALS[key])
     assert len(networks) == 3
     for column, name in enumerate(networks):
-        assert list(tables.PAPER_INTERVALS[key][name]) == [row[column] for row in rows]
+        assert list(paper.PAPER_INTERVALS[key][name]) == [row[column] for row in rows]
 
 
 def test_paper_estimator_tables():
-    assert tables.PAPER_ESTIMATES["jpeg"] == {
+    assert paper.PAPER_ESTIMATES["jpeg"] == {
         20: (20.84, 2.28), 40: (40.93, 3.91), 60: (58.58, 4.07), 80: (79.53, 3.07),
         100: (94.91, 1.91)}
-    assert tables.PAPER_ESTIMATES["noise"] == {
+    assert paper.PAPER_ESTIMATES["noise"] == {
         10: (10.03, 0.42), 20: (20.11, 0.54), 30: (30.16, 0.69), 40: (40.11, 0.89),
         50: (49.26, 0.70)}
 
@@ -98,12 +107,13 @@ def tiny_networks(tmp_path_factory):
              y_test=np.arange(12) % 3)
     weights = folder / "weights"
     weights.mkdir()
-    for mode, spec in classifier.MODES.items():
-        model = classifier.build_classifier((16, 16, 3), 3, width=2,
-                                            with_parameter=spec.has_parameter)
-        model.save(classifier.weights_path("tiny", mode, weights))
+    for mode, spec in modes.MODES.items():
+        model = classifier_network.build_classifier((16, 16, 3), 3, width=2,
+                                                    with_parameter=spec.has_parameter)
+        model.save(paths.classifier_path("tiny", mode, weights))
     for degradation in ("jpeg", "noise"):
-        estimator.build_estimator(3, features=4).save(estimator.weights_path(degradation, weights))
+        estimator_network.build_estimator(3, features=4).save(
+            paths.estimator_path(degradation, weights))
     return folder
 
 
@@ -149,7 +159,7 @@ def test_intervals_without_values_are_marked_not_nan(tiny_setup):
     rows = [line for line in (tiny_setup / "plots/tiny_jpeg_intervals.md").read_text().splitlines()
             if line.startswith("| ") and line[2].isdigit()]
     assert [row.split(" | ")[0] for row in rows] == ["| 1-20", "| 21-40", "| 41-60", "| 61-80",
-                                                       "| 81-100"]
+                                                     "| 81-100"]
     assert "nan" not in "".join(rows)
     for row, swept in zip(rows, (True, False, True, False, False)):
         cells = row.strip("| ").split(" | ")[1:]
@@ -179,8 +189,8 @@ def test_a_second_evaluation_reads_the_sweep_record(tiny_setup, monkeypatch):
     assert [(tiny_setup / "plots" / f"tiny_noise_{n}").read_bytes() for n in names] == first
     # A retrained network alone is classified again, and the estimator does not run for it.
     monkeypatch.undo()
-    classifier.build_classifier((16, 16, 3), 3, width=2).save(
-        classifier.weights_path("tiny", "noisy", tiny_setup / "weights"))
+    classifier_network.build_classifier((16, 16, 3), 3, width=2).save(
+        paths.classifier_path("tiny", "noisy", tiny_setup / "weights"))
     sweep = sweeps.sweep
     monkeypatch.setattr(sweeps, "sweep", lambda *args, **kwargs: swept.append(args) or sweep(
         *args, **kwargs))
@@ -201,7 +211,7 @@ def test_subset_of_values_reproduces_the_full_sweep(tiny_setup):
 def test_missing_network_is_skipped(tiny_setup):
     """A network of the paper's with a warning; a control (shuffled_*) silently."""
     for mode in ("known_qf", "shuffled_qf"):
-        classifier.weights_path("tiny", mode, tiny_setup / "weights").unlink()
+        paths.classifier_path("tiny", mode, tiny_setup / "weights").unlink()
     with pytest.warns(UserWarning, match="no known_qf network") as caught:
         assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 0
     assert not any("shuffled" in str(warning.message) for warning in caught)
@@ -210,9 +220,9 @@ def test_missing_network_is_skipped(tiny_setup):
 
 
 def test_a_network_still_in_training_is_skipped(tiny_setup):
-    path = classifier.weights_path("tiny", "known_qf", tiny_setup / "weights")
-    backup, log = training.run_paths(path)
-    training.record_budget(backup, 3)
+    path = paths.classifier_path("tiny", "known_qf", tiny_setup / "weights")
+    backup, log = loop.run_paths(path)
+    loop.record_budget(backup, 3)
     log.write_text("epoch,accuracy\n0,0.5\n")
     with pytest.warns(UserWarning, match=r"known_qf .* still in training .*\(epoch 1 of 3\)"):
         assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 0
@@ -222,7 +232,7 @@ def test_a_network_still_in_training_is_skipped(tiny_setup):
 
 def test_no_networks_is_an_error(tiny_setup, capsys):
     for mode in tables.NETWORKS["jpeg"]:
-        classifier.weights_path("tiny", mode, tiny_setup / "weights").unlink()
+        paths.classifier_path("tiny", mode, tiny_setup / "weights").unlink()
     with pytest.warns(UserWarning):
         assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "50") == 2
     assert "no classifier weights" in capsys.readouterr().err
@@ -243,12 +253,12 @@ def test_bad_params_are_an_error(tiny_setup, capsys):
 
 def test_fixed_parameter_goes_to_every_parameter_aware_network(tiny_setup, monkeypatch):
     given = {}
-    predict = classifier.predict_probabilities
+    predict = classification.predict_probabilities
 
     def record(model, images, params=None, degradation=None, batch_size=256):
         given.setdefault(model.name + str(len(model.inputs)), []).append(params)
         return predict(model, images, params, degradation, batch_size)
-    monkeypatch.setattr(classifier, "predict_probabilities", record)
+    monkeypatch.setattr(classification, "predict_probabilities", record)
     assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90",
                         "--fixed-parameter", "55") == 0
     aware = [p for key, calls in given.items() if key.endswith("2") for p in calls]
@@ -258,7 +268,7 @@ def test_fixed_parameter_goes_to_every_parameter_aware_network(tiny_setup, monke
 
 
 def test_fixed_parameter_ablation_reuses_the_image_only_networks_results(tiny_setup,
-                                                                          monkeypatch):
+                                                                         monkeypatch):
     assert run_evaluate(tiny_setup, "--degradation", "jpeg", "--params", "10,90") == 0
     plain = pd.read_csv(tiny_setup / "plots/tiny_jpeg_accuracy.csv")
     swept = []
@@ -289,24 +299,24 @@ def test_gain_interval_by_hand():
     # means 1/2, 1/2, 0 (MS_image 1/6) and residuals +-1/2, +-1/2, 0 (MS_interaction 1/2 on 2
     # degrees of freedom). Both main effects are held at 0, so the variance of the mean is
     # MS_interaction / (2 x 3) = 1/12, with t on its 2 degrees of freedom.
-    gain, low, high = accuracy_stats.gain_interval(aware, twin, paired=True)
+    gain, low, high = statistics.gain_interval(aware, twin, paired=True)
     assert gain == pytest.approx(1 / 3)
     assert high - gain == pytest.approx(4.303 / np.sqrt(12)) and gain - low == pytest.approx(
         4.303 / np.sqrt(12))
     # Unpaired: each network's seed component, (MS_seed - MS_interaction) / 3 of its own table,
     # is (1/6 - 1/6) / 3 = 0 for aware ([1,1,0] / [1,0,0]: MS_seed 1/6, MS_interaction 1/6) and
     # (1/6 - 1/6) / 3 = 0 for twin; the image term var(1/2, 1/2, 0) / 3 = 1/36; t on 1 df.
-    gain, low, high = accuracy_stats.gain_interval(aware, twin, paired=False)
+    gain, low, high = statistics.gain_interval(aware, twin, paired=False)
     assert high - gain == pytest.approx(12.706 * np.sqrt(1 / 36))
     # One seed: no spread between trainings to measure, so no interval.
-    assert np.isnan(accuracy_stats.gain_interval([[1, 0]], [[0, 0]], paired=True)[1])
+    assert np.isnan(statistics.gain_interval([[1, 0]], [[0, 0]], paired=True)[1])
     # Seed and interaction mean squares equal but for rounding: the Satterthwaite df would be
     # 0.998, for which the t table has no row; the interval uses 1 df instead of vanishing.
     table = [[-1, 1], [-1, 0], [-1, 1]]
-    assert accuracy_stats.mean_variance(np.array(table, float))[1] == 1.0
-    assert np.isfinite(accuracy_stats.gain_interval(table, np.zeros((3, 2)), paired=True)[1])
-    assert accuracy_stats.t_quantile(4) == 2.776 and accuracy_stats.t_quantile(13) == 2.179
-    assert accuracy_stats.t_quantile(1000) == accuracy_stats.Z_975
+    assert statistics.mean_variance(np.array(table, float))[1] == 1.0
+    assert np.isfinite(statistics.gain_interval(table, np.zeros((3, 2)), paired=True)[1])
+    assert statistics.t_quantile(4) == 2.776 and statistics.t_quantile(13) == 2.179
+    assert statistics.t_quantile(1000) == statistics.Z_975
 
 
 def test_variance_components_recover_a_known_model():
@@ -317,11 +327,11 @@ def test_variance_components_recover_a_known_model():
     seeds, images = 100, 2000
     table = (rng.normal(0, 0.02, (seeds, 1)) + rng.normal(0, 0.1, (1, images))
              + rng.normal(0, 0.3, (seeds, images)))
-    components = accuracy_stats.variance_components(table)
+    components = statistics.variance_components(table)
     assert np.sqrt(components["seed"]) == pytest.approx(0.02, rel=0.3)
     assert np.sqrt(components["image"]) == pytest.approx(0.1, rel=0.05)
     assert np.sqrt(components["interaction"]) == pytest.approx(0.3, rel=0.02)
-    variance, df = accuracy_stats.mean_variance(table)
+    variance, df = statistics.mean_variance(table)
     expected = 0.02 ** 2 / seeds + 0.1 ** 2 / images + 0.3 ** 2 / (seeds * images)
     assert variance == pytest.approx(expected, rel=0.5)
     main_effects = table.mean(axis=1).var(ddof=1) / seeds + table.mean(axis=0).var(ddof=1) / images
@@ -389,11 +399,11 @@ def test_seed_table_gain_over_the_placebo():
 
 
 def test_placebo_of_each_mode():
-    assert [classifier.placebo_of(m) for m in ("est_nl", "known_nl", "est_qf", "known_qf",
-                                               "est_pair", "known_pair")] == \
+    assert [modes.placebo_of(m) for m in ("est_nl", "known_nl", "est_qf", "known_qf",
+                                          "est_pair", "known_pair")] == \
         ["shuffled_nl", "shuffled_nl", "shuffled_qf", "shuffled_qf", "shuffled_pair",
          "shuffled_pair"]
-    assert [classifier.placebo_of(m) for m in ("org", "noisy", "jpg", "shuffled_nl")] == \
+    assert [modes.placebo_of(m) for m in ("org", "noisy", "jpg", "shuffled_nl")] == \
         [None] * 4
 
 
@@ -404,12 +414,12 @@ def test_seed_study_over_weights_folders(tiny_setup):
     third.mkdir()
     keras.utils.set_random_seed(1)
     for mode in tables.NETWORKS["noise"]:
-        classifier.build_classifier((16, 16, 3), 3, width=2, with_parameter=mode != "org" and
-                                    mode != "noisy").save(
-            classifier.weights_path("tiny", mode, second))
-    classifier.build_classifier((16, 16, 3), 3, width=2, with_parameter=True,
-                                parameter_join="film").save(
-        classifier.weights_path("tiny", "known_nl", third))
+        classifier_network.build_classifier(
+            (16, 16, 3), 3, width=2, with_parameter=mode not in ("org", "noisy")).save(
+            paths.classifier_path("tiny", mode, second))
+    classifier_network.build_classifier((16, 16, 3), 3, width=2, with_parameter=True,
+                                        parameter_join="film").save(
+        paths.classifier_path("tiny", "known_nl", third))
     assert evaluate.main(["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise",
                           "--params", "0,12.5,50", "--out", str(tiny_setup / "plots"),
                           "--weights", str(first), str(second), str(third)]) == 0
@@ -456,8 +466,8 @@ def test_sweep_records_stand_in_for_weights_that_are_not_here(tiny_setup, monkey
     assert classified == [] and (tiny_setup / "plots/tiny_jpeg_seeds.csv").read_text() == table
     # A retrained network (another weights file) is classified again, and it alone; another
     # --params keeps its own record.
-    classifier.build_classifier((16, 16, 3), 3, width=2).save(
-        classifier.weights_path("tiny", "jpg", first))
+    classifier_network.build_classifier((16, 16, 3), 3, width=2).save(
+        paths.classifier_path("tiny", "jpg", first))
     monkeypatch.undo()
     sweep, swept = sweeps.sweep, []
     monkeypatch.setattr(sweeps, "sweep", lambda *args, **kwargs: swept.append(list(args[4]))
@@ -480,12 +490,12 @@ def test_a_new_seed_reuses_the_estimators_answers(tiny_setup, monkeypatch):
     (record,) = first.glob("sweep_*.npz")
     committed = record.read_bytes()
     keras.utils.set_random_seed(1)
-    classifier.build_classifier((16, 16, 3), 3, width=2, with_parameter=True).save(
-        classifier.weights_path("tiny", "est_nl", second))
+    classifier_network.build_classifier((16, 16, 3), 3, width=2, with_parameter=True).save(
+        paths.classifier_path("tiny", "est_nl", second))
 
     def no_estimator(*args):
         raise AssertionError("the estimator ran again")
-    monkeypatch.setattr(estimator, "estimate", no_estimator)
+    monkeypatch.setattr(estimation, "estimate", no_estimator)
     assert evaluate.main(command + [str(second)]) == 0
     # The first folder's record says nothing new, so it is left as it was, byte for byte.
     assert record.read_bytes() == committed
@@ -505,7 +515,7 @@ def test_an_interrupted_estimator_sweep_goes_on_where_it_stopped(tiny_setup, mon
     command = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
                "3,30,40", "--out", str(tiny_setup / "plots"), "--weights",
                str(tiny_setup / "weights"), "--estimator-only"]
-    estimate, calls = estimator.estimate, []
+    estimate, calls = estimation.estimate, []
 
     def counted(model, images, degradation, stop_at=None):
         calls.append(len(images))
@@ -513,10 +523,10 @@ def test_an_interrupted_estimator_sweep_goes_on_where_it_stopped(tiny_setup, mon
             raise KeyboardInterrupt
         return estimate(model, images, degradation)
     monkeypatch.setattr(sweeps, "CHECKPOINT_SECONDS", 0)
-    monkeypatch.setattr(estimator, "estimate",
+    monkeypatch.setattr(estimation, "estimate",
                         lambda *args: counted(*args, stop_at=3))
     assert evaluate.main(command) == 130  # interrupted (Ctrl-C)
-    monkeypatch.setattr(estimator, "estimate", counted)
+    monkeypatch.setattr(estimation, "estimate", counted)
     calls.clear()
     assert evaluate.main(command) == 0
     assert calls == [12, 12]  # the third value, then the clean images
@@ -545,16 +555,16 @@ def paper_artists(figure):
     ("cifar10", "noise", ("org", "noisy", "est_nl", "known_nl"))])
 def test_accuracy_figure_draws_the_papers_interval_means(drawn_figures, dataset, degradation,
                                                          networks):
-    values = degrade.all_params(degradation)
+    values = degradations.all_params(degradation)
     table = pd.DataFrame({"param": values, **{n: np.full(len(values), 0.5) for n in networks}})
     figures.accuracy_figure(table, dataset, degradation, "unused.png")
     segments = paper_artists(drawn_figures[0])
     # One set of dashed segments per network the paper reports (not known_*), one per interval.
     assert len(segments) == 3
-    paper = tables.PAPER_INTERVALS[tables.paper_key(dataset, degradation)]
-    for collection, name in zip(segments, paper):
+    reference = paper.PAPER_INTERVALS[tables.paper_key(dataset, degradation)]
+    for collection, name in zip(segments, reference):
         ys = [segment[0][1] for segment in collection.get_segments()]
-        assert ys == pytest.approx(paper[name])
+        assert ys == pytest.approx(reference[name])
     assert drawn_figures[0].axes[0].get_xlabel() == figures.axis_name(degradation)
 
 
@@ -569,9 +579,9 @@ def test_estimator_figure_draws_the_papers_table(drawn_figures, degradation):
     table = pd.DataFrame({"param": [10.0, 20.0], "mean": [11.0, 19.0], "sd": [1.0, 2.0]})
     figures.estimator_figure(table, degradation, "unused.png")
     (points,) = [c for c in drawn_figures[0].axes[0].containers if c.lines[0].get_gid() == "paper"]
-    paper = tables.PAPER_ESTIMATES[degradation]
+    reference = paper.PAPER_ESTIMATES[degradation]
     x, y = points.lines[0].get_data()
-    assert list(x) == list(paper) and list(y) == [mean for mean, _ in paper.values()]
+    assert list(x) == list(reference) and list(y) == [mean for mean, _ in reference.values()]
     assert "true " in drawn_figures[0].axes[0].get_xlabel()
 
 
@@ -579,7 +589,7 @@ def test_compare_sets_estimators_side_by_side_with_their_bias(tmp_path, drawn_fi
     values = np.arange(1.0, 101.0)
     for name, shift in (("old", -2.0), ("new", 0.5)):
         table = pd.DataFrame({"param": values, "mean": values + shift, "sd": np.full(100, 3.0)})
-        tables.write_csv(table, tmp_path / f"{name}_estimator.csv")
+        reports.write_csv(table, tmp_path / f"{name}_estimator.csv")
     assert evaluate.main(["--dataset", "cifar10", "--degradation", "jpeg", "--out", str(tmp_path),
                           "--compare", f"shipped={tmp_path / 'old_estimator.csv'}",
                           f"three sets={tmp_path / 'new_estimator.csv'}"]) == 0
@@ -618,8 +628,8 @@ def test_networks_trained_on_another_dataset_with_the_same_classes(tiny_setup):
     assert "other_trained-on-tiny_noise_intervals.md" in written
     assert not any(name.startswith(("tiny_", "other_noise")) for name in written)
     # Networks that know other classes are refused, not silently misread.
-    classifier.write_class_names(classifier.class_names_path("tiny", tiny_setup / "weights"),
-                                 ["ant", "bee", "cat"])
+    classifier_training.write_class_names(paths.class_names_path("tiny", tiny_setup / "weights"),
+                                          ["ant", "bee", "cat"])
     assert evaluate.main(["--dataset", str(other), "--trained-on", "tiny", "--degradation",
                           "noise", "--params", "0", "--weights", str(tiny_setup / "weights"),
                           "--out", str(tiny_setup / "plots")]) == 2
@@ -697,15 +707,15 @@ def test_one_set_of_networks_across_folders(tiny_setup):
     here, elsewhere = tiny_setup / "weights", tiny_setup / "elsewhere"
     elsewhere.mkdir()
     for mode in ("est_nl", "known_nl"):
-        shutil.move(classifier.weights_path("tiny", mode, here),
-                    classifier.weights_path("tiny", mode, elsewhere))
+        shutil.move(paths.classifier_path("tiny", mode, here),
+                    paths.classifier_path("tiny", mode, elsewhere))
     common = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
               "0,12.5,50"]
     assert evaluate.main([*common, "--weights", str(here), str(elsewhere), "--one-set",
                           "--out", str(tiny_setup / "split")]) == 0
     for network in ("est_nl", "known_nl"):
-        shutil.move(classifier.weights_path("tiny", network, elsewhere),
-                    classifier.weights_path("tiny", network, here))
+        shutil.move(paths.classifier_path("tiny", network, elsewhere),
+                    paths.classifier_path("tiny", network, here))
     assert evaluate.main([*common, "--weights", str(here), "--out",
                           str(tiny_setup / "together")]) == 0
     split, together = (pd.read_csv(tiny_setup / out / "tiny_noise_intervals.csv")
@@ -726,14 +736,14 @@ def test_one_set_reads_the_estimators_table_from_any_folders_record(tiny_setup, 
     monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")  # no kept answers: only the records
     here, elsewhere = tiny_setup / "weights", tiny_setup / "elsewhere"
     elsewhere.mkdir()
-    shutil.move(classifier.weights_path("tiny", "est_nl", here),
-                classifier.weights_path("tiny", "est_nl", elsewhere))
+    shutil.move(paths.classifier_path("tiny", "est_nl", here),
+                paths.classifier_path("tiny", "est_nl", elsewhere))
     common = ["--dataset", str(tiny_setup / "tiny.npz"), "--degradation", "noise", "--params",
               "0,50", "--estimator-dir", str(here), "--out", str(tiny_setup / "plots")]
     assert evaluate.main([*common, "--weights", str(elsewhere)]) == 0
 
     def no_estimator(*args):
         raise AssertionError("the estimator ran again")
-    monkeypatch.setattr(estimator, "estimate", no_estimator)
+    monkeypatch.setattr(estimation, "estimate", no_estimator)
     assert evaluate.main([*common, "--weights", str(here), str(elsewhere), "--one-set"]) == 0
     assert (tiny_setup / "plots" / "tiny_noise_estimator.md").is_file()

@@ -3,14 +3,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import batches
 import classifier
-import data
 import estimator
 import evaluate
-import gate
-import training
 from conftest import random_npz
+from degraded_cnn import data
+from degraded_cnn import paths
+from degraded_cnn.evaluation import gate
+from degraded_cnn.models import classifier as classifier_network
+from degraded_cnn.models import estimator as estimator_network
+from degraded_cnn.models import gate as gate_model
+from degraded_cnn.models import inference
+from degraded_cnn.predict import classification
+from degraded_cnn.predict import estimation
+from degraded_cnn.training import batches
+from degraded_cnn.training import classifier as classifier_training
 
 SHAPE, CLASSES = (16, 16, 3), 3
 
@@ -58,11 +65,11 @@ def two_seeds(tmp_path):
         folder = tmp_path / f"seed{seed}"
         folder.mkdir()
         for mode in ("org", "noisy", "jpg"):
-            classifier.build_classifier(SHAPE, CLASSES, width=2).save(
-                classifier.weights_path("tiny", mode, folder))
+            classifier_network.build_classifier(SHAPE, CLASSES, width=2).save(
+                paths.classifier_path("tiny", mode, folder))
     for degradation in ("noise", "jpeg"):
-        estimator.build_estimator(3, features=4).save(estimator.weights_path(degradation,
-                                                                             tmp_path))
+        estimator_network.build_estimator(3, features=4).save(paths.estimator_path(degradation,
+                                                                                   tmp_path))
     return tmp_path
 
 
@@ -80,7 +87,7 @@ def test_the_gate_is_fitted_on_the_held_out_training_images_only(two_seeds, monk
     assert run_gate(two_seeds, "--degradation", "noise", "--params", "0,25,50") == 0
     dataset = data.load_dataset(str(two_seeds / "tiny.npz"))
     (x_train, _), (x_val, y_val) = batches.split_validation(
-        dataset.x_train, dataset.y_train, 0.1, classifier.VALIDATION_SEED)
+        dataset.x_train, dataset.y_train, 0.1, classifier_training.VALIDATION_SEED)
     images, levels, labels = seen[0]
     assert len(images) == len(x_val) * gate.VALIDATION_LEVELS == len(levels)
     np.testing.assert_array_equal(labels, np.tile(y_val, gate.VALIDATION_LEVELS))
@@ -90,7 +97,7 @@ def test_the_gate_is_fitted_on_the_held_out_training_images_only(two_seeds, monk
 
 
 @pytest.mark.parametrize("degradation,params", [("noise", "5,15,25,35,45"),
-                                                 ("jpeg", "10,30,50,70,90")])
+                                                ("jpeg", "10,30,50,70,90")])
 def test_the_gate_table_compares_every_method_with_intervals(two_seeds, degradation, params):
     assert run_gate(two_seeds, "--degradation", degradation, "--params", params) == 0
     table = pd.read_csv(two_seeds / "plots" / f"tiny_{degradation}_gate.csv")
@@ -127,7 +134,7 @@ def predict_gated(setup, *flags, mode="noisy"):
 
 def test_each_folder_keeps_its_gate_and_predict_classifies_through_it(two_seeds, capsys):
     assert run_gate(two_seeds, "--degradation", "noise", "--params", "0,25,50") == 0
-    gates = [gate.load_gate("tiny", "noise", two_seeds / f"seed{k}") for k in (0, 1)]
+    gates = [gate_model.load_gate("tiny", "noise", two_seeds / f"seed{k}") for k in (0, 1)]
     markdown = (two_seeds / "plots" / "tiny_noise_gate.md").read_text()
     for k, fitted in enumerate(gates):
         assert f"seed {k}: m {fitted.midpoint:.1f}, s {fitted.scale:+.2f}" in markdown
@@ -138,10 +145,11 @@ def test_each_folder_keeps_its_gate_and_predict_classifies_through_it(two_seeds,
     assert predict_gated(two_seeds, "--weights-dir", str(folder),
                          "--predict", str(two_seeds / "photo.png")) == 0
     header, first = capsys.readouterr().out.splitlines()[:2]
-    level = estimator.estimate(training.load_model(estimator.weights_path("noise", two_seeds)),
-                               image[None], "noise")
-    clean, degraded = (classifier.predict_probabilities(
-        classifier.load_classifier("tiny", mode, folder), image[None]) for mode in ("org", "noisy"))
+    level = estimation.estimate(inference.load_model(paths.estimator_path("noise", two_seeds)),
+                                image[None], "noise")
+    clean, degraded = (classification.predict_probabilities(
+        classification.load_classifier("tiny", mode, folder), image[None])
+        for mode in ("org", "noisy"))
     expected = gates[1].mix(level, clean, degraded)[0]
     assert f"estimated noise sigma {level[0]:.1f}" in header
     assert f"weight of the clean-trained network {gates[1].weight(level)[0]:.2f}" in header

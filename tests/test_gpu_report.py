@@ -3,8 +3,8 @@ one is left alone, and each gets its epochs and images/s."""
 import importlib.util
 import json
 from pathlib import Path
+from degraded_cnn.training import loop
 
-import training
 
 spec = importlib.util.spec_from_file_location(
     "report", Path(__file__).resolve().parents[1] / "tools" / "gpu" / "report.py")
@@ -15,10 +15,10 @@ spec.loader.exec_module(report)
 def fake_run(folder, mode, epochs, budget, seconds):
     network = folder / f"classifier_tiny_{mode}.keras"
     network.write_bytes(b"model")
-    backup, log = training.run_paths(network)
+    backup, log = loop.run_paths(network)
     log.write_text("epoch,loss\n" + "".join(f"{epoch},1.0\n" for epoch in range(epochs)))
     backup.mkdir(parents=True)
-    (backup / training.TARGET_FILE).write_text(json.dumps({"epochs": budget}))
+    (backup / loop.TARGET_FILE).write_text(json.dumps({"epochs": budget}))
     (folder / f"tiny_{mode}.seconds").write_text(str(seconds))
     return backup
 
@@ -36,4 +36,4 @@ def test_a_cut_network_loses_its_backup_and_a_finished_one_keeps_it(tmp_path, ca
     assert lines[1] == (f"tiny known_nl: 10 epochs, {10 * images / 40:.0f} training images/s "
                         "over its 40 s")
     assert not cut.exists() and finished.exists()
-    assert training.unfinished(tmp_path / "classifier_tiny_noisy.keras") is None
+    assert loop.unfinished(tmp_path / "classifier_tiny_noisy.keras") is None

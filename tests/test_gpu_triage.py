@@ -7,8 +7,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from degraded_cnn.training import loop
 
-import training
 
 spec = importlib.util.spec_from_file_location(
     "triage", Path(__file__).resolve().parents[1] / "tools" / "gpu" / "triage.py")
@@ -18,9 +18,9 @@ spec.loader.exec_module(triage)
 
 def fake_training(folder, mode, budget):
     model = folder / f"classifier_cifar10-q75_{mode}.keras"
-    backup = training.run_paths(model)[0]
+    backup = loop.run_paths(model)[0]
     backup.mkdir(parents=True)
-    (backup / training.TARGET_FILE).write_text(json.dumps({"epochs": budget}))
+    (backup / loop.TARGET_FILE).write_text(json.dumps({"epochs": budget}))
     return triage.Watch(model)
 
 

@@ -5,13 +5,19 @@ import pandas as pd
 import pytest
 
 import classifier
-import degrade
 import estimator
 import evaluate
-import grid
-import sweeps
-import tables
 from conftest import random_npz
+from degraded_cnn import image_ops
+from degraded_cnn import paths
+from degraded_cnn.evaluation import grid
+from degraded_cnn.evaluation import sweeps
+from degraded_cnn.evaluation import tables
+from degraded_cnn.models import classifier as classifier_network
+from degraded_cnn.models import estimator as estimator_network
+from degraded_cnn.predict import classification
+from degraded_cnn.vocabulary import degradations
+from degraded_cnn.vocabulary import modes
 
 SHAPE, CLASSES = (16, 16, 3), 3
 MODES = ("org", "mixed", "est_pair", "known_pair", "shuffled_pair")
@@ -27,13 +33,14 @@ def two_seeds(tmp_path):
         folder = tmp_path / f"seed{seed}"
         folder.mkdir()
         for mode in MODES:
-            spec = classifier.MODES[mode]
-            classifier.build_classifier(SHAPE, CLASSES, width=2, with_parameter=spec.has_parameter,
-                                        parameters=classifier.parameter_count(spec)).save(
-                classifier.weights_path("tiny", mode, folder))
+            classifier_network.build_classifier(
+                SHAPE, CLASSES, width=2, with_parameter=modes.MODES[mode].has_parameter,
+                parameters=modes.parameter_count(mode)).save(
+                paths.classifier_path("tiny", mode, folder))
     for name in ("mixed", "noise", "jpeg"):
-        estimator.build_estimator(3, features=4, outputs=degrade.parameter_count(name)).save(
-            estimator.weights_path(name, tmp_path))
+        estimator_network.build_estimator(
+            3, features=4, outputs=degradations.parameter_count(name)).save(
+            paths.estimator_path(name, tmp_path))
     return tmp_path
 
 
@@ -99,8 +106,8 @@ def test_a_rerun_reads_the_records_and_classifies_nothing(two_seeds, capsys):
 
 def test_the_sweep_sees_each_pair_once_and_feeds_the_truth_as_a_pair(two_seeds, monkeypatch):
     told = []
-    predict = classifier.predict_probabilities
-    monkeypatch.setattr(classifier, "predict_probabilities", lambda model, images, params=None,
+    predict = classification.predict_probabilities
+    monkeypatch.setattr(classification, "predict_probabilities", lambda model, images, params=None,
                         *rest: told.append(params) or predict(model, images, params, *rest))
     assert run_grid(two_seeds, folders=("seed0",)) == 0
     pairs = [p for p in told if p is not None and p.ndim == 2 and np.all(p == p[0])
@@ -109,8 +116,8 @@ def test_the_sweep_sees_each_pair_once_and_feeds_the_truth_as_a_pair(two_seeds, 
     # The test images at a pair are the same images whatever else the sweep holds.
     images = np.load(two_seeds / "tiny.npz")["x_test"]
     np.testing.assert_array_equal(sweeps.degraded_test_set(images, "mixed", [30, 10], 0),
-                                  degrade.degrade(images, "mixed", [30, 10],
-                                                  np.random.default_rng([0, 3000, 1000])))
+                                  image_ops.degrade(images, "mixed", [30, 10],
+                                                    np.random.default_rng([0, 3000, 1000])))
 
 
 def test_the_estimator_grid_puts_the_mixed_estimates_beside_the_single_ones(two_seeds):
@@ -137,9 +144,9 @@ def test_bad_requests_are_one_line_errors(two_seeds, capsys, extra, message):
 
 
 def test_grid_markdown_lays_pairs_out_as_sigma_rows_and_q_columns():
-    values = degrade.all_params("mixed")[[0, 1, 10, 11]]  # sigma 0 and 10, q 10 and 20
+    values = degradations.all_params("mixed")[[0, 1, 10, 11]]  # sigma 0 and 10, q 10 and 20
     correct = {(0, "mixed"): np.array([[1, 0], [1, 1], [0, 0], [0, 1]], bool)}
-    groups = {grid.network_groups({(0, "mixed"): None}).popitem()[0]: [0]}
+    groups = {tables.network_groups({(0, "mixed"): None}).popitem()[0]: [0]}
     table = grid.grid_table(values, correct, {}, groups)
     frame = grid.grid_of(table, "mixed", "mean")
     assert list(frame.index) == [0, 10] and list(frame.columns) == [10, 20]

@@ -13,10 +13,16 @@ import numpy as np
 import pytest
 
 import classifier
-import data
 import estimator
 import evaluate
-import tables
+from degraded_cnn import data
+from degraded_cnn import paths
+from degraded_cnn.evaluation import paper
+from degraded_cnn.models import classifier as classifier_network
+from degraded_cnn.models import estimator as estimator_network
+from degraded_cnn.predict import classification
+from degraded_cnn.predict import estimation
+from degraded_cnn.vocabulary import degradations
 
 REPO_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TRAIN = ["--width", "2", "--epochs", "1", "--batch-size", "8", "--val-fraction", "0.25",
@@ -66,7 +72,7 @@ def check_predict(capsys, weights, dataset, image, expected_names):
     run(classifier.main, "--mode", "org", "--dataset", dataset, "--weights-dir", weights,
         "--predict", path)
     names = [line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]]
-    assert len(names) == classifier.TOP_CLASSES and set(names) <= set(expected_names)
+    assert len(names) == classification.TOP_CLASSES and set(names) <= set(expected_names)
 
 
 def test_cifar100_trains_evaluates_with_table_4_and_predicts_fine_labels(keras_home, tmp_path,
@@ -78,14 +84,14 @@ def test_cifar100_trains_evaluates_with_table_4_and_predicts_fine_labels(keras_h
     weights = tmp_path / "weights"
     run(classifier.main, "--mode", "org", "--dataset", "cifar100", "--weights-dir", weights,
         *TRAIN)
-    model = classifier.load_classifier("cifar100", "org", weights)
+    model = classification.load_classifier("cifar100", "org", weights)
     assert model.outputs[0].shape[-1] == 100
     run(evaluate.main, "--dataset", "cifar100", "--degradation", "jpeg", "--weights", weights,
         "--params", "10,50", "--out", tmp_path / "plots")
     table = (tmp_path / "plots" / "cifar100_jpeg_intervals.md").read_text()
     assert "Table 4" in table
     for name in ("org", "jpg", "est_qf"):  # the paper's CIFAR-100 columns
-        assert all(f"{value:.3f}" in table for value in tables.PAPER_INTERVALS[
+        assert all(f"{value:.3f}" in table for value in paper.PAPER_INTERVALS[
             ("cifar100", "jpeg")][name])
     check_predict(capsys, weights, "cifar100", random_images(1, rng)[0], data.CIFAR100_CLASSES)
 
@@ -112,7 +118,7 @@ def test_cifar10_through_keras_datasets(keras_home, tmp_path, capsys):
 @pytest.mark.parametrize("dataset", ["mnist", "npz"])
 def test_the_proposed_method_runs_on_grayscale_data(dataset, keras_home, tmp_path):
     """est_nl and est_qf on 1-channel images: JPEG with the RGB estimator, noise with the
-    grayscale one (estimator.GRAY_AS_RGB)."""
+    grayscale one (degradations.GRAY_AS_RGB)."""
     rng = np.random.default_rng(2)
     splits = {"x_train": rng.integers(0, 256, (16, 28, 28), dtype=np.uint8),
               "y_train": np.arange(16) % 10,
@@ -127,35 +133,35 @@ def test_the_proposed_method_runs_on_grayscale_data(dataset, keras_home, tmp_pat
     weights = tmp_path / "weights"
     weights.mkdir()
     keras.utils.set_random_seed(0)
-    estimator.build_estimator(3, features=4).save(estimator.weights_path("jpeg", weights))
-    estimator.build_estimator(1, features=4).save(estimator.weights_path("noise", weights, 1))
+    estimator_network.build_estimator(3, features=4).save(paths.estimator_path("jpeg", weights))
+    estimator_network.build_estimator(1, features=4).save(paths.estimator_path("noise", weights, 1))
     name = data.dataset_name(str(dataset))
     for mode, degradation in (("est_nl", "noise"), ("est_qf", "jpeg")):
         run(classifier.main, "--mode", mode, "--dataset", dataset, "--weights-dir", weights,
             *TRAIN)
-        assert classifier.model_image_shape(classifier.load_classifier(name, mode, weights)) == \
-            (28, 28, 1)
+        loaded = classification.load_classifier(name, mode, weights)
+        assert classifier_network.model_image_shape(loaded) == (28, 28, 1)
         run(evaluate.main, "--dataset", dataset, "--degradation", degradation, "--weights",
             weights, "--params", "10,30", "--out", tmp_path / "plots")
         assert (tmp_path / "plots" / f"{name}_{degradation}_intervals.csv").is_file()
 
 
 def test_a_gray_image_reads_as_its_colour_copy_with_equal_channels():
-    model = estimator.build_estimator(3, features=4)
+    model = estimator_network.build_estimator(3, features=4)
     gray = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 1), dtype=np.uint8)
-    np.testing.assert_array_equal(estimator.estimate(model, gray, "noise"),
-                                  estimator.estimate(model, np.repeat(gray, 3, axis=-1), "noise"))
+    np.testing.assert_array_equal(estimation.estimate(model, gray, "noise"),
+                                  estimation.estimate(model, np.repeat(gray, 3, axis=-1), "noise"))
 
 
 def test_grayscale_noise_needs_a_grayscale_estimator(tmp_path):
-    estimator.build_estimator(3, features=4).save(estimator.weights_path("noise", tmp_path))
+    estimator_network.build_estimator(3, features=4).save(paths.estimator_path("noise", tmp_path))
     with pytest.raises(data.DataError, match="--channels 1"):
-        estimator.find_estimator("noise", tmp_path, channels=1)
-    assert estimator.find_estimator("noise", tmp_path, channels=3).name == "estimator_noise.keras"
-    estimator.build_estimator(3, features=4).save(estimator.weights_path("jpeg", tmp_path))
-    assert estimator.find_estimator("jpeg", tmp_path, channels=1).name == "estimator_jpeg.keras"
-    estimator.build_estimator(1, features=4).save(estimator.weights_path("jpeg", tmp_path, 1))
-    assert estimator.find_estimator("jpeg", tmp_path, channels=1).name == \
+        estimation.find_estimator("noise", tmp_path, channels=1)
+    assert estimation.find_estimator("noise", tmp_path, channels=3).name == "estimator_noise.keras"
+    estimator_network.build_estimator(3, features=4).save(paths.estimator_path("jpeg", tmp_path))
+    assert estimation.find_estimator("jpeg", tmp_path, channels=1).name == "estimator_jpeg.keras"
+    estimator_network.build_estimator(1, features=4).save(paths.estimator_path("jpeg", tmp_path, 1))
+    assert estimation.find_estimator("jpeg", tmp_path, channels=1).name == \
         "estimator_jpeg_gray.keras"
 
 

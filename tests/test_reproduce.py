@@ -7,9 +7,12 @@ import pytest
 
 import classifier
 import estimator
-import recipes
 import reproduce
-import training
+from degraded_cnn import paths
+from degraded_cnn.models import estimator as estimator_network
+from degraded_cnn.training import estimator as estimator_training
+from degraded_cnn.training import loop
+from degraded_cnn.vocabulary import recipes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +27,7 @@ def commands(monkeypatch):
 def fake_trained(path, epochs):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"model")
-    log = training.run_paths(path)[1]
+    log = loop.run_paths(path)[1]
     log.write_text("epoch,loss\n" + "".join(f"{e},1.0\n" for e in range(epochs)))
 
 
@@ -49,7 +52,7 @@ def test_dry_run_prints_the_training_commands_in_dependency_order(tmp_path, comm
     """One command a line on standard output, estimators first, then every seed's modes; the
     trained ones left out; nothing run."""
     weights = tmp_path / "w"
-    seed1_noisy = classifier.weights_path("set", "noisy", weights / "seed1")
+    seed1_noisy = paths.classifier_path("set", "noisy", weights / "seed1")
     fake_trained(seed1_noisy, recipes.CPU.epochs)
     assert reproduce.main(["--dataset", "some/set.npz", "--degradation", "noise", "--weights",
                            str(weights), "--seeds", "0,1", "--modes", "noisy,shuffled_nl",
@@ -71,7 +74,7 @@ def test_estimator_runs_start_from_the_run_before(tmp_path, commands):
         assert command[command.index("--weights-dir") + 1] == str(folder)
         if number:
             assert command[command.index("--init-from") + 1] == str(
-                estimator.weights_path("jpeg", folders[number - 1]))
+                paths.estimator_path("jpeg", folders[number - 1]))
         else:
             assert "--init-from" not in command
     assert "cosine" in runs[-1] and "cosine" not in runs[0]
@@ -82,17 +85,17 @@ def test_the_shipped_estimators_come_from_the_cpu_recipe(degradation, monkeypatc
     """What the README says: every run of recipes.ESTIMATOR_CPU is in weights/, trained for its
     epochs, and (where its backup is kept) with the recipe's settings."""
     monkeypatch.chdir(REPO)
-    runs = reproduce.estimator_runs(degradation, reproduce.BUDGETS["cpu"]["estimator"][
+    runs = reproduce.estimator_runs(degradation, recipes.PIPELINES["cpu"]["estimator"][
         degradation], "weights")
     parser = estimator.build_parser()
     for flags, path, epochs in runs:
         args = parser.parse_args(["--degradation", degradation, *flags])
         assert args.epochs == epochs
-        assert training.is_trained(path, args.epochs), path
+        assert loop.is_trained(path, args.epochs), path
         settings = path.with_suffix(".backup") / "settings.json"  # committed beside it
         if settings.exists():
             recorded = json.loads(settings.read_text())
-            expected = {key: vars(args)[key] for key in estimator.RUN_SETTINGS}
+            expected = {key: vars(args)[key] for key in estimator_training.RUN_SETTINGS}
             # A run that predates a flag ran with its default.
             assert {key: recorded.get(key, parser.get_default(key)) for key in expected} == \
                 expected, path
@@ -100,9 +103,9 @@ def test_the_shipped_estimators_come_from_the_cpu_recipe(degradation, monkeypatc
 
 def test_skips_trained_stages(tmp_path, commands):
     for _, path, epochs in reproduce.estimator_runs(
-            "jpeg", reproduce.BUDGETS["cpu"]["estimator"]["jpeg"], str(tmp_path / "w")):
+            "jpeg", recipes.PIPELINES["cpu"]["estimator"]["jpeg"], str(tmp_path / "w")):
         fake_trained(path, epochs)
-    fake_trained(classifier.weights_path("set", "jpg", tmp_path / "w"), 99)  # too few epochs
+    fake_trained(paths.classifier_path("set", "jpg", tmp_path / "w"), 99)  # too few epochs
     assert run(tmp_path, "--degradation", "jpeg") == 0
     assert [c[0] for c in commands] == ["classifier.py"] * 4 + ["evaluate.py"]
 
@@ -132,12 +135,12 @@ def test_quick_budget_is_one_estimator_run_and_shorter_classifiers(tmp_path, com
         assert command[command.index("--recipe") + 1] == "quick"
     assert recipes.QUICK.epochs < recipes.CPU.epochs and recipes.QUICK.width == recipes.CPU.width
     # Every budget names a recipe for every degradation the estimator knows.
-    for budget in reproduce.BUDGETS.values():
+    for budget in recipes.PIPELINES.values():
         assert set(budget["estimator"]) == set(recipes.ESTIMATOR_CPU)
 
 
 def test_full_budget_trains_the_cpu_network_for_fewer_epochs_and_every_network(tmp_path,
-                                                                                 commands):
+                                                                               commands):
     assert run(tmp_path, "--degradation", "noise", "--budget", "cpu-full") == 0
     trainings = [c for c in commands if c[0] == "classifier.py"]
     assert [c[c.index("--mode") + 1] for c in trainings] == ["org", "noisy", "est_nl", "known_nl"]
@@ -197,9 +200,9 @@ def test_two_seeds_from_training_to_the_seed_table(tmp_path, monkeypatch):
              y_train=np.arange(16) % 2, x_test=rng.integers(0, 256, (6, 16, 16, 3), np.uint8),
              y_test=np.arange(6) % 2)
     weights = tmp_path / "w"
-    estimator_path = estimator.weights_path("noise", weights)
+    estimator_path = paths.estimator_path("noise", weights)
     fake_trained(estimator_path, 1000)
-    estimator.build_estimator(3, features=4).save(estimator_path)  # a real, untrained one
+    estimator_network.build_estimator(3, features=4).save(estimator_path)  # a real, untrained one
     monkeypatch.setitem(recipes.RECIPES, "cpu", recipes.Recipe(width=2, epochs=1, batch_size=8))
     # The sweep at one sigma per interval of the seed table, not all 51.
     scripts = {"classifier.py": classifier.main,
@@ -212,8 +215,8 @@ def test_two_seeds_from_training_to_the_seed_table(tmp_path, monkeypatch):
                            str(weights), "--out", str(tmp_path / "p"), "--seeds", "0,1",
                            "--modes", "noisy,known_nl"]) == 0
     for seed in (0, 1):
-        assert training.is_trained(classifier.weights_path("toy", "known_nl",
-                                                           weights / f"seed{seed}"), 1)
+        assert loop.is_trained(paths.classifier_path("toy", "known_nl",
+                                                     weights / f"seed{seed}"), 1)
     table = pd.read_csv(tmp_path / "p" / "toy_noise_seeds.csv")
     assert set(table["network"]) == {"noisy", "known_nl"} and (table["seeds"] == 2).all()
     gains = table[(table["network"] == "known_nl") & (table["interval"] != "clean")]
@@ -243,7 +246,7 @@ def test_the_three_sets_estimator_recipe(tmp_path, commands, monkeypatch, capsys
     shared = tmp_path / "shared"
     for name in recipes.THREE_SETS:
         (shared / name).mkdir(parents=True)
-    monkeypatch.setattr(reproduce, "SHARED_DATA", shared)
+    monkeypatch.setattr(paths, "SHARED_DATA", shared)
     assert reproduce.main(["--dataset", "some/set.npz", "--weights", str(tmp_path / "w"),
                            "--estimator-recipe", "three-sets", "--modes", "org"]) == 0
     runs = [c for c in commands if c[0] == "estimator.py"]

@@ -4,9 +4,11 @@ import shutil
 import keras
 import numpy as np
 import pytest
+from degraded_cnn import data
+from degraded_cnn import paths
+from degraded_cnn.models import inference
+from degraded_cnn.training import loop
 
-import data
-import training
 
 
 def tiny_model():
@@ -24,8 +26,8 @@ def tiny_data(seed=0):
 def fit(output, epochs, **kwargs):
     keras.utils.set_random_seed(0)
     x, y = tiny_data()
-    return training.fit_resumable(tiny_model(), (x, y), tiny_data(1), output, epochs,
-                                  verbose=0, **kwargs)
+    return loop.fit_resumable(tiny_model(), (x, y), tiny_data(1), output, epochs,
+                              verbose=0, **kwargs)
 
 
 class StopAt(keras.callbacks.Callback):
@@ -39,19 +41,19 @@ class StopAt(keras.callbacks.Callback):
 
 
 def epochs_logged(output):
-    return [int(row["epoch"]) for row in training.read_log(training.run_paths(output)[1])]
+    return [int(row["epoch"]) for row in loop.read_log(loop.run_paths(output)[1])]
 
 
 def test_interrupted_run_continues(tmp_path):
     output = tmp_path / "m.keras"
     x, y = tiny_data()
     with pytest.raises(KeyboardInterrupt):
-        training.fit_resumable(tiny_model(), (x, y), tiny_data(1), output, 5, verbose=0,
-                               callbacks=[StopAt(2)])
+        loop.fit_resumable(tiny_model(), (x, y), tiny_data(1), output, 5, verbose=0,
+                           callbacks=[StopAt(2)])
     assert epochs_logged(output) == [0, 1] and output.exists()
     history = fit(output, 5)
     assert history.epoch == [2, 3, 4] and epochs_logged(output) == [0, 1, 2, 3, 4]
-    assert training.is_trained(output, 5) and not training.is_trained(output, 6)
+    assert loop.is_trained(output, 5) and not loop.is_trained(output, 6)
 
 
 def test_a_run_short_of_its_budget_is_unfinished(tmp_path):
@@ -59,13 +61,13 @@ def test_a_run_short_of_its_budget_is_unfinished(tmp_path):
     output = tmp_path / "m.keras"
     with pytest.raises(KeyboardInterrupt):
         fit(output, 4, callbacks=[StopAt(2)])
-    assert training.unfinished(output) == (2, 4)
+    assert loop.unfinished(output) == (2, 4)
     fit(output, 2)  # a smaller budget ends the stopped run where it is
-    assert training.unfinished(output) is None
+    assert loop.unfinished(output) is None
     fit(output, 3)
-    assert training.unfinished(output) is None and epochs_logged(output) == [0, 1, 2]
-    shutil.rmtree(training.run_paths(output)[0])
-    assert training.unfinished(output) is None  # a model without a backup, as shipped
+    assert loop.unfinished(output) is None and epochs_logged(output) == [0, 1, 2]
+    shutil.rmtree(loop.run_paths(output)[0])
+    assert loop.unfinished(output) is None  # a model without a backup, as shipped
 
 
 def test_finished_run_does_nothing_and_more_epochs_continue(tmp_path, capsys):
@@ -84,14 +86,14 @@ def test_best_model_is_kept(tmp_path):
     assert getattr(model, "optimizer", None) is None
     model.compile(loss="mse")
     assert np.isclose(model.evaluate(*tiny_data(1), verbose=0), best, rtol=1e-4)
-    checkpoint = training.BestCheckpoint(output, training.run_paths(output)[1])
+    checkpoint = loop.BestCheckpoint(output, loop.run_paths(output)[1])
     assert np.isclose(checkpoint.best, best)
 
 
 def test_weights_without_backup_are_protected(tmp_path):
     output = tmp_path / "m.keras"
     fit(output, 2)
-    shutil.rmtree(training.run_paths(output)[0])  # as in a fresh clone: no backup
+    shutil.rmtree(loop.run_paths(output)[0])  # as in a fresh clone: no backup
     before = output.read_bytes()
     with pytest.raises(data.DataError, match="cannot be continued.*--fresh"):
         fit(output, 4)
@@ -100,33 +102,33 @@ def test_weights_without_backup_are_protected(tmp_path):
 
 
 def test_learning_rate_is_constant_or_decays_to_one_percent():
-    assert training.learning_rate(0.01, "none", 100) == 0.01
-    schedule = training.learning_rate(0.01, "cosine", 100)
+    assert loop.learning_rate(0.01, "none", 100) == 0.01
+    schedule = loop.learning_rate(0.01, "cosine", 100)
     assert np.isclose(float(schedule(0)), 0.01) and np.isclose(float(schedule(100)), 1e-4)
     assert float(schedule(50)) < 0.01
 
 
 def test_a_warm_up_rises_linearly_then_the_schedule_goes_on():
-    schedule = training.learning_rate(0.01, "cosine", 100, warmup_steps=10)
+    schedule = loop.learning_rate(0.01, "cosine", 100, warmup_steps=10)
     assert float(schedule(0)) == 0 and np.isclose(float(schedule(5)), 0.005)
     assert np.isclose(float(schedule(10)), 0.01) and np.isclose(float(schedule(100)), 1e-4)
-    constant = training.learning_rate(0.01, "none", 100, warmup_steps=10)
+    constant = loop.learning_rate(0.01, "none", 100, warmup_steps=10)
     assert np.isclose(float(constant(5)), 0.005) and np.isclose(float(constant(90)), 0.01)
 
 
 def test_the_backup_lives_in_the_cache_unless_it_is_off(tmp_path, monkeypatch, folder_cache):
     output = tmp_path / "m.keras"
-    assert training.run_paths(output)[0].is_relative_to(folder_cache)
+    assert loop.run_paths(output)[0].is_relative_to(folder_cache)
     fit(output, 1)
     monkeypatch.setenv("DEGRADED_CNN_CACHE", "off")
-    assert training.run_paths(output)[0] == tmp_path / "m.backup"
+    assert loop.run_paths(output)[0] == tmp_path / "m.backup"
     # An older backup beside the model is copied into the cache when the cache is back on.
     monkeypatch.undo()
-    cached = training.backup_path(output)
+    cached = loop.backup_path(output)
     shutil.copytree(cached, tmp_path / "m.backup")
-    shutil.rmtree(folder_cache / training.BACKUPS)
+    shutil.rmtree(folder_cache / paths.BACKUPS)
     assert fit(output, 2).epoch == [1]
-    assert (tmp_path / "m.backup").exists() and training.backup_path(output).exists()
+    assert (tmp_path / "m.backup").exists() and loop.backup_path(output).exists()
 
 
 def test_a_run_continues_only_with_its_own_settings(tmp_path):
@@ -146,19 +148,19 @@ def test_a_log_without_its_model_or_backup_starts_a_new_run(tmp_path, capsys):
     whose backup was lost: the new run says that it starts over."""
     output = tmp_path / "m.keras"
     fit(output, 2)
-    shutil.rmtree(training.run_paths(output)[0])
+    shutil.rmtree(loop.run_paths(output)[0])
     output.unlink()
-    assert training.epochs_done(output) == 0
+    assert loop.epochs_done(output) == 0
     capsys.readouterr()
     fit(output, 2)
     assert "records 2 epoch(s), but neither" in capsys.readouterr().out
-    assert len(training.read_log(training.run_paths(output)[1])) == 2 and output.exists()
+    assert len(loop.read_log(loop.run_paths(output)[1])) == 2 and output.exists()
 
 
 def test_an_unreadable_model_is_a_one_line_data_error(tmp_path):
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"not a zip archive")
     with pytest.raises(data.DataError, match="broken.keras is not a valid Keras model"):
-        training.load_model(broken)
+        inference.load_model(broken)
     with pytest.raises(data.DataError, match="no model file"):
-        training.load_model(tmp_path / "missing.keras")
+        inference.load_model(tmp_path / "missing.keras")

@@ -33,13 +33,12 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the paper's scripts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the scripts and the package
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import data  # noqa: E402
-import degrade  # noqa: E402
+from degraded_cnn import data, image_ops  # noqa: E402
 
 from bench_stages import (  # noqa: E402
     CLASSIFIER_CPU, CLASSIFIER_PAPER, DEFAULT_DATA, FULL, IMAGE_SHAPE, PEAK_FRACTION_CPU,
@@ -205,7 +204,7 @@ def report(results, args, context_source, wall):
     threads = args.threads or "backend default"
     header = [
         f"bench.py --{run_length(args)} run: Keras {keras.__version__}, backend "
-        f"{keras.backend.backend()}, {degrade.cpu_count()} cores, intra-op threads {threads}, "
+        f"{keras.backend.backend()}, {image_ops.cpu_count()} cores, intra-op threads {threads}, "
         f"{'in one process' if args.in_process else 'one process per stage'}, jit_compile "
         f"{args.jit}; data {context_source}; wall time {wall:.0f} s.",
         "",

@@ -11,18 +11,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the paper's scripts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the scripts and the package
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import classifier  # noqa: E402
-import degrade  # noqa: E402
 import estimator  # noqa: E402
-import recipes  # noqa: E402
 import evaluate  # noqa: E402
-import sweeps  # noqa: E402
-import tables  # noqa: E402
+from degraded_cnn import image_ops  # noqa: E402
+from degraded_cnn.evaluation import sweeps, tables  # noqa: E402
+from degraded_cnn.models.classifier import (build_classifier, has_parameter_input,  # noqa: E402
+                                            model_inputs)
+from degraded_cnn.models.estimator import build_estimator  # noqa: E402
+from degraded_cnn.predict.estimation import estimate, inference_batch  # noqa: E402
+from degraded_cnn.training.batches import Augmentation, TrainingBatches  # noqa: E402
+from degraded_cnn.training.patches import PatchBatches  # noqa: E402
+from degraded_cnn.vocabulary import recipes  # noqa: E402
+from degraded_cnn.vocabulary.degradations import random_params  # noqa: E402
+from degraded_cnn.vocabulary.modes import MODES, get_mode  # noqa: E402
 from bench_timing import (  # noqa: E402
     best_time, cycle, forward_flops, run_times, sync, timed_fit)
 
@@ -142,8 +149,8 @@ def compile_classifier(model, recipe, jit):
 
 
 def new_classifier(ctx, recipe, width, with_parameter=False):
-    model = classifier.build_classifier(ctx.x_train.shape[1:], ctx.classes, width,
-                                        with_parameter, recipe.dropout, recipe.spatial_dropout)
+    model = build_classifier(ctx.x_train.shape[1:], ctx.classes, width,
+                             with_parameter, recipe.dropout, recipe.spatial_dropout)
     return compile_classifier(model, recipe, ctx.args.jit)
 
 
@@ -154,7 +161,7 @@ def classifier_batch(ctx, recipe):
 def ready_batches(ctx, recipe, steps):
     """`steps` batches of clean images as float32 network inputs."""
     count = steps * classifier_batch(ctx, recipe)
-    return classifier.model_inputs(cycle(ctx.x_train, count)), cycle(ctx.y_train, count)
+    return model_inputs(cycle(ctx.x_train, count)), cycle(ctx.y_train, count)
 
 
 def classifier_training(ctx, recipe, model, make_data, notes, steps=None):
@@ -227,17 +234,18 @@ def train_pipeline(ctx, mode):
     """Training as classifier.py runs it: TrainingBatches augmenting, degrading and (est_*)
     estimating every batch on the fly, with the CPU recipe's workers and queue."""
     recipe = CLASSIFIER_CPU
-    spec = classifier.get_mode(mode)
+    spec = get_mode(mode)
     model = new_classifier(ctx, recipe, recipe.width, spec.has_parameter)
-    estimator_model = estimator.build_estimator(ctx.x_train.shape[-1]) \
-        if spec.parameter == "estimated" else None
+    estimator_model = build_estimator(ctx.x_train.shape[-1]) \
+        if spec.source == "estimated" else None
     batch = classifier_batch(ctx, recipe)
 
     def make_data(steps):
         count = steps * batch
-        return classifier.TrainingBatches(
+        return TrainingBatches(
             cycle(ctx.x_train, count), cycle(ctx.y_train, count), mode, batch,
-            classifier.augmentation(recipe), SEED, estimator_model, workers=recipe.workers,
+            Augmentation(recipe.rotation, recipe.shift, recipe.zoom, recipe.shear,
+                         not recipe.no_flip), SEED, estimator_model, workers=recipe.workers,
             max_queue_size=recipe.workers * 4)
 
     notes = f"TrainingBatches mode {mode}, workers {recipe.workers}"
@@ -270,12 +278,12 @@ def estimator_training(ctx, recipe):
     """The estimator trained as estimator.py trains it: PatchBatches cutting random patches
     and JPEG-coding them on the fly."""
     size, batch = recipe.patch_size, ctx.batch(recipe.batch_size)
-    model = estimator.build_estimator(ctx.x_train.shape[-1], recipe.features)
+    model = build_estimator(ctx.x_train.shape[-1], recipe.features)
     model.compile(optimizer=keras.optimizers.Adamax(recipe.learning_rate,
                                                     clipnorm=recipe.clipnorm),
                   loss="mse", jit_compile=ctx.args.jit)
     images = list(upsampled_images(ctx.x_train[:ESTIMATOR_IMAGES], size))
-    rate = timed_fit(model, lambda steps: estimator.PatchBatches(
+    rate = timed_fit(model, lambda steps: PatchBatches(
         images, DEGRADATION, size, batch, steps, SEED, workers=recipe.workers), batch,
         ctx.budget.estimator_steps, ctx.budget.warmup_steps)
     flops = TRAINING_FLOPS_PER_FORWARD * forward_flops(model, (size, size))
@@ -292,13 +300,13 @@ def stage_estimator_train_64(ctx):
 
 
 def estimator_inference(ctx, size, count):
-    model = estimator.build_estimator(ctx.x_train.shape[-1])
+    model = build_estimator(ctx.x_train.shape[-1])
     images = upsampled_images(cycle(ctx.x_test, count), size)
-    batch = estimator.inference_batch(images)
-    seconds = best_time(lambda: estimator.estimate(model, images, DEGRADATION), 1)
+    batch = inference_batch(images)
+    seconds = best_time(lambda: estimate(model, images, DEGRADATION), 1)
     rate = count / seconds
     flops = forward_flops(model, (size, size))
-    return training_row(rate, flops, f"estimator.estimate, batch {batch}, {count} images")
+    return training_row(rate, flops, f"predict.estimation.estimate, batch {batch}, {count} images")
 
 
 def stage_estimator_infer_32(ctx):
@@ -311,10 +319,10 @@ def stage_estimator_infer_64(ctx):
 
 def jpeg_round_trips(ctx, workers):
     images = cycle(ctx.x_train, ctx.budget.jpeg_images)
-    qualities = degrade.random_params(DEGRADATION, len(images), SEED)
+    qualities = random_params(DEGRADATION, len(images), SEED)
     # The warm-up also starts degrade's process pool.
-    seconds = best_time(lambda: degrade.jpeg(images, qualities, workers=workers), 1)
-    return Result(len(images) / seconds, None, f"degrade.jpeg, workers={workers}, random q, "
+    seconds = best_time(lambda: image_ops.jpeg(images, qualities, workers=workers), 1)
+    return Result(len(images) / seconds, None, f"image_ops.jpeg, workers={workers}, random q, "
                   f"{len(images)} images {'x'.join(map(str, images.shape[1:]))}")
 
 
@@ -323,15 +331,15 @@ def stage_jpeg_1core(ctx):
 
 
 def stage_jpeg_all(ctx):
-    return jpeg_round_trips(ctx, degrade.cpu_count())
+    return jpeg_round_trips(ctx, image_ops.cpu_count())
 
 
 def sweep_setup(ctx):
     """evaluate.py's networks for the JPEG sweep at the CPU width, and its test images."""
-    networks = {name: classifier.build_classifier(
+    networks = {name: build_classifier(
         ctx.x_test.shape[1:], ctx.classes, CLASSIFIER_CPU.width,
-        classifier.MODES[name].has_parameter) for name in tables.NETWORKS[DEGRADATION]}
-    estimator_model = estimator.build_estimator(ctx.x_test.shape[-1])
+        MODES[name].has_parameter) for name in tables.NETWORKS[DEGRADATION]}
+    estimator_model = build_estimator(ctx.x_test.shape[-1])
     count = ctx.budget.sweep_images
     images, labels = cycle(ctx.x_test, count), cycle(ctx.y_test, count)
     flops = forward_flops(estimator_model, images.shape[1:3]) + sum(
@@ -343,13 +351,13 @@ def stage_infer_pure(ctx):
     """The sweep's network work alone: batched predict of the estimator and every classifier
     on inputs prepared beforehand, once per value."""
     networks, estimator_model, images, _, flops = sweep_setup(ctx)
-    degraded = degrade.jpeg(images, 50)
+    degraded = image_ops.jpeg(images, 50)
     pixels = degraded.astype(np.float32)
     parameter = np.full((len(images), 1), 0.5, np.float32)
-    estimator_batch = estimator.inference_batch(degraded)
+    estimator_batch = inference_batch(degraded)
     inputs = [(estimator_model, pixels, estimator_batch)] + [
         (model, {"image": pixels, "parameter": parameter}
-         if classifier.has_parameter_input(model) else {"image": pixels}, SWEEP_BATCH)
+         if has_parameter_input(model) else {"image": pixels}, SWEEP_BATCH)
         for model in networks.values()]
 
     def one_value():
@@ -372,7 +380,7 @@ def stage_sweep(ctx):
     with contextlib.redirect_stdout(io.StringIO()):  # its progress lines
         sweeps.sweep(*args, values[:1], networks, estimator_model, SEED, SWEEP_BATCH)
         _, _, timings = sweeps.sweep(*args, values, networks, estimator_model, SEED,
-                                       SWEEP_BATCH)
+                                     SWEEP_BATCH)
     rate = len(images) * len(values) / timings["total"]
     parts = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items()
                       if name != "total")

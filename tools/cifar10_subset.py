@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the paper's scripts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the scripts and the package
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import data  # noqa: E402
+from degraded_cnn import data  # noqa: E402
 
 PER_BATCH = 1017          # images kept of each of the six batch files
 BATCH_SIZE = 10000        # images in each of CIFAR-10's five training batch files

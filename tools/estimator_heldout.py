@@ -16,29 +16,30 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the paper's scripts
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the scripts and the package
 
 import numpy as np  # noqa: E402
 
-import data  # noqa: E402
-import degrade  # noqa: E402
 import estimator  # noqa: E402
-from tables import write_text  # noqa: E402
-import training  # noqa: E402
+from degraded_cnn import cli, data, image_ops  # noqa: E402
+from degraded_cnn.evaluation.reports import write_text  # noqa: E402
+from degraded_cnn.models.inference import load_model  # noqa: E402
+from degraded_cnn.predict.estimation import estimate  # noqa: E402
+from degraded_cnn.training.patches import split_sources  # noqa: E402
 
 QUALITIES = tuple(range(10, 100, 10))
 
 
 def heldout_images(folders, fraction, seed):
     sources = [data.load_clean_images(folder) for folder in folders]
-    return estimator.split_sources(sources, fraction, seed)[1]
+    return split_sources(sources, fraction, seed)[1]
 
 
 def absolute_errors(model, images, qualities=QUALITIES):
     """(qualities, images) absolute errors of the estimate of each whole image at each q (an
     image's versions at every q go through the estimator together)."""
     qualities = np.asarray(qualities, np.float64)
-    return np.stack([np.abs(estimator.estimate(model, degrade.jpeg(
+    return np.stack([np.abs(estimate(model, image_ops.jpeg(
         np.repeat(image[None], len(qualities), axis=0), qualities), "jpeg") - qualities)
         for image in images], axis=1)
 
@@ -66,7 +67,7 @@ def main(argv=None):
 
     def run():
         # Every model first: a wrong path fails before the long work, not after it.
-        models = [training.load_model(path) for path in args.estimators]
+        models = [load_model(path) for path in args.estimators]
         images = heldout_images(args.train_dir, args.val_fraction, args.seed)
         errors = []
         for path, model in zip(args.estimators, models):
@@ -76,7 +77,7 @@ def main(argv=None):
         print(text, end="")
         if args.out:
             write_text(text, args.out)
-    return data.run_cli(parser.prog, run)
+    return cli.run(parser.prog, run)
 
 
 if __name__ == "__main__":

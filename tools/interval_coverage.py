@@ -7,7 +7,7 @@ the committed seed studies, and the coverage of the two intervals by simulation.
 For every parameter-aware network of `evaluate.py --weights weights/seed{0..4}` and every
 interval, it reads the per-seed, per-image gains over the image-only twin from the sweep
 records (no network runs), prints the seed, image and interaction components
-(accuracy_stats.variance_components) and the ratio of the main-effects variance (the interval
+(statistics.variance_components) and the ratio of the main-effects variance (the interval
 used before) to the two-way one. It then simulates gain tables from a normal random-effects
 model with those components and reports how often each 95% interval holds the true mean gain:
 once with the fitted components, and once with a seed component as large as the per-seed gains'
@@ -23,13 +23,11 @@ sys.path.insert(0, str(REPOSITORY))
 
 import numpy as np  # noqa: E402
 
-import accuracy_stats  # noqa: E402
-import classifier  # noqa: E402
-import data  # noqa: E402
-import estimator  # noqa: E402
 import evaluate  # noqa: E402
-import sweeps  # noqa: E402
-import tables  # noqa: E402
+from degraded_cnn import data, paths  # noqa: E402
+from degraded_cnn.evaluation import statistics, sweeps, tables  # noqa: E402
+from degraded_cnn.predict.estimation import find_estimator  # noqa: E402
+from degraded_cnn.vocabulary.modes import MODES, compared_modes  # noqa: E402
 
 DEFAULT_DATASET = REPOSITORY.parent / "shared" / "data" / "cifar10-subset.npz"
 
@@ -38,19 +36,19 @@ def gain_tables(dataset_path, degradation, folders, estimator_dir, sweep_seed=0)
     """{(mode, interval): seeds x images table of Eq. (1) gains over the twin}, from records."""
     dataset = data.load_dataset(str(dataset_path))
     values = evaluate.sweep_values(degradation, None)
-    estimator_file = estimator.find_estimator(degradation, estimator_dir,
-                                              dataset.image_shape[-1])
+    estimator_file = find_estimator(degradation, estimator_dir,
+                                    dataset.image_shape[-1])
     condition = sweeps.SweepRecord.condition(dataset.x_test, dataset.y_test, values,
-                                               sweep_seed, None, estimator_file)
+                                             sweep_seed, None, estimator_file)
     records = [sweeps.SweepRecord(folder, dataset.name, degradation, condition)
                for folder in folders]
     gains = {}
-    for mode in classifier.compared_modes(degradation, controls=True):
-        twin = classifier.MODES[mode].twin
+    for mode in compared_modes(degradation, controls=True):
+        twin = MODES[mode].twin
         if twin is None:
             continue
-        pairs = [(record.result(mode, classifier.weights_path(dataset.name, mode, folder)),
-                  record.result(twin, classifier.weights_path(dataset.name, twin, folder)))
+        pairs = [(record.result(mode, paths.classifier_path(dataset.name, mode, folder)),
+                  record.result(twin, paths.classifier_path(dataset.name, twin, folder)))
                  for record, folder in zip(records, folders)]
         pairs = [(aware[0], plain[0]) for aware, plain in pairs
                  if aware is not None and plain is not None]
@@ -73,9 +71,9 @@ def simulate(components, seeds, images, count, rng):
                  + rng.normal(0, np.sqrt(components["image"]), (1, images))
                  + rng.normal(0, np.sqrt(components["interaction"]), (seeds, images)))
         zero = np.zeros_like(table)
-        for name, interval in (("two-way", accuracy_stats.gain_interval(table, zero, True)),
+        for name, interval in (("two-way", statistics.gain_interval(table, zero, True)),
                                ("main effects",
-                                accuracy_stats.gain_interval_main_effects(table, zero))):
+                                statistics.gain_interval_main_effects(table, zero))):
             held[name] += interval[1] <= 0 <= interval[2]
             widths[name].append(interval[2] - interval[1])
     return {name: (held[name] / count, float(np.mean(widths[name]))) for name in held}
@@ -104,12 +102,12 @@ def main(argv=None):
              "|---" * 14 + "|"]
     print("\n".join(lines), flush=True)
     for (mode, interval), table in gains.items():
-        components = accuracy_stats.variance_components(table)
-        two_way = accuracy_stats.mean_variance(table)[0]
+        components = statistics.variance_components(table)
+        two_way = statistics.mean_variance(table)[0]
         zero = np.zeros_like(table)
-        new = accuracy_stats.gain_interval(table, zero, True)
-        old = accuracy_stats.gain_interval_main_effects(table, zero)
-        old_variance = accuracy_stats.main_effects_variance(table)
+        new = statistics.gain_interval(table, zero, True)
+        old = statistics.gain_interval_main_effects(table, zero)
+        old_variance = statistics.main_effects_variance(table)
         fitted = simulate(components, *table.shape, args.simulations, rng)
         # The largest seed component the data allow: the per-seed gains' whole variance.
         large = simulate({**components, "seed": table.mean(axis=1).var(ddof=1)}, *table.shape,

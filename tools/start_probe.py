@@ -17,10 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import classifier  # noqa: E402
-import data  # noqa: E402
-import recipes  # noqa: E402
-import training  # noqa: E402
+from degraded_cnn import data  # noqa: E402
+from degraded_cnn.models.classifier import build_classifier  # noqa: E402
+from degraded_cnn.training import loop  # noqa: E402
+from degraded_cnn.training.batches import (Augmentation, TrainingBatches,  # noqa: E402
+                                           split_validation)
+from degraded_cnn.training.classifier import VALIDATION_SEED  # noqa: E402
+from degraded_cnn.vocabulary import recipes  # noqa: E402
+from degraded_cnn.vocabulary.modes import get_mode  # noqa: E402
 
 DEFAULT_DATASET = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / \
     "cifar10-subset.npz"
@@ -73,19 +77,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     recipe = recipes.CPU
     dataset = data.load_dataset(args.dataset)
-    spec = classifier.get_mode(args.mode)
+    spec = get_mode(args.mode)
     keras.utils.set_random_seed(args.seed)
-    model = classifier.build_classifier(dataset.image_shape, len(dataset.class_names), args.width,
-                                        spec.has_parameter, recipe.dropout,
-                                        recipe.spatial_dropout)
-    (x_train, y_train), _ = classifier.split_validation(dataset.x_train, dataset.y_train, 0.1,
-                                                        classifier.VALIDATION_SEED)
-    batches = classifier.TrainingBatches(x_train, y_train, args.mode, recipe.batch_size,
-                                         classifier.Augmentation(rotation=recipe.rotation),
-                                         args.seed)
+    model = build_classifier(dataset.image_shape, len(dataset.class_names), args.width,
+                             spec.has_parameter, recipe.dropout,
+                             recipe.spatial_dropout)
+    (x_train, y_train), _ = split_validation(dataset.x_train, dataset.y_train, 0.1,
+                                             VALIDATION_SEED)
+    batches = TrainingBatches(x_train, y_train, args.mode, recipe.batch_size,
+                              Augmentation(rotation=recipe.rotation),
+                              args.seed)
     steps = args.steps or len(batches)
-    rate = training.learning_rate(args.learning_rate, "cosine", recipe.epochs * len(batches),
-                                  round(args.warmup_epochs * len(batches)))
+    rate = loop.learning_rate(args.learning_rate, "cosine", recipe.epochs * len(batches),
+                              round(args.warmup_epochs * len(batches)))
     model.compile(optimizer=keras.optimizers.Adamax(rate, clipnorm=args.clipnorm),
                   loss="sparse_categorical_crossentropy")
     probe, last = logits_model(model)

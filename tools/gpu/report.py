@@ -15,32 +15,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by path (tests)
-import classifier  # noqa: E402
-import data  # noqa: E402
-import training  # noqa: E402
 import triage  # noqa: E402
+from degraded_cnn import data, paths  # noqa: E402
+from degraded_cnn.training import loop  # noqa: E402
+from degraded_cnn.training.batches import held_out  # noqa: E402
+from degraded_cnn.training.classifier import VALIDATION_FRACTION  # noqa: E402
 
 
 def training_images(dataset, limit=None):
     """The images one epoch trains on: the training set (or its first `limit`) less the
     validation split."""
     count = limit or len(data.load_dataset(dataset).x_train)
-    fraction = classifier.build_parser().get_default("val_fraction")
-    return count - classifier.held_out(count, fraction)
+    return count - held_out(count, VALIDATION_FRACTION)
 
 
 def report(weights_dir, dataset, modes, limit=None):
     name = data.dataset_name(dataset)
     images = training_images(dataset, limit)
     for mode in modes:
-        network = classifier.weights_path(name, mode, weights_dir)
-        backup, log = training.run_paths(network)
-        epochs = len(training.read_log(log))
+        network = paths.classifier_path(name, mode, weights_dir)
+        backup, log = loop.run_paths(network)
+        epochs = len(loop.read_log(log))
         seconds_file = Path(weights_dir) / f"{name}_{mode}.seconds"
         seconds = int(seconds_file.read_text()) if seconds_file.is_file() else None
         speed = f", {epochs * images / seconds:.0f} training images/s over its {seconds} s" \
             if seconds else ""
-        cut = training.unfinished(network)
+        cut = loop.unfinished(network)
         budget = f"of {cut[1]} " if cut else ""
         if triage.dropped_path(network).is_file():
             end = ", stopped to let the others finish (tools/gpu/triage.py): not evaluated"

@@ -46,7 +46,7 @@ jit=$([ "$KERAS_BACKEND" = tensorflow ] || echo --jit)  # JAX without jit runs o
 dataset() { [ "$1" = cifar10-q75 ] && echo "$DATA/cifar10-q75" || echo "$DATA/$1.npz"; }
 recipe() { [ "$1" = cifar10-q75 ] && echo width64-full || echo width64; }
 grid() {  # reproduce.py's grid for one training set: its flags, then any extra ones
-  echo --dataset "$(dataset "$1")" --degradation "$DEGRADATION" --budget "$(recipe "$1")" \
+  echo --dataset "$(dataset "$1")" --degradation "$DEGRADATION" --recipe "$(recipe "$1")" \
        --seeds "$SEEDS" --modes "$MODES" --weights "$WEIGHTS" --estimator-dir weights
 }
 limit=$(echo "$EXTRA" | sed -n 's/.*--limit \([0-9]*\).*/\1/p')

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import training  # noqa: E402
-from modes import MODES  # noqa: E402
+from degraded_cnn.training import loop  # noqa: E402
+from degraded_cnn.vocabulary.modes import MODES  # noqa: E402
 
 POLL_SECONDS = 5
 # The fewest epochs a speed is measured over (never the first, with the compilation), also
@@ -44,7 +44,7 @@ class Watch:
         self.model, self.seen = Path(model), []
 
     def poll(self, now):
-        epochs = len(training.read_log(training.run_paths(self.model)[1]))
+        epochs = len(loop.read_log(loop.run_paths(self.model)[1]))
         if not self.seen or epochs > self.seen[-1][0]:
             self.seen.append((epochs, now))
 
@@ -52,7 +52,7 @@ class Watch:
         """When the budget would be reached at the speed of the epochs logged after `since`
         (after the first seen, which may include the compilation); None until that speed is
         measured over at least EPOCHS_MEASURED epochs."""
-        progress = training.unfinished(self.model)
+        progress = loop.unfinished(self.model)
         recent = [(epochs, at) for epochs, at in self.seen[1:] if at >= since]
         if progress is None or len(recent) < 2 or recent[-1][0] - recent[0][0] < EPOCHS_MEASURED:
             return None

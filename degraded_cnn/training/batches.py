@@ -6,22 +6,11 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-import data
-import degrade
-import estimator
-from modes import get_mode
-
-
-def model_inputs(images, params=None, degradation=None):
-    """The network's inputs: float pixels 0..255 and, given `params` in natural units (q or
-    sigma, one per image; a (sigma, q) row for mixed), the parameter in degrade.normalize
-    units."""
-    inputs = {"image": images.astype(np.float32)}
-    if params is not None:
-        normalized = degrade.normalize(degradation, np.clip(
-            params, *degrade.parameter_range(degradation)))
-        inputs["parameter"] = normalized.astype(np.float32).reshape(len(images), -1)
-    return inputs
+from degraded_cnn import data, image_ops
+from degraded_cnn.models.classifier import model_inputs
+from degraded_cnn.predict import estimation
+from degraded_cnn.vocabulary.degradations import random_params
+from degraded_cnn.vocabulary.modes import get_mode
 
 
 @dataclass(frozen=True)
@@ -79,10 +68,10 @@ def degraded_inputs(images, mode, rng, estimator_model=None):
     spec = get_mode(mode)
     if spec.degradation is None:
         return model_inputs(images)
-    params = degrade.random_params(spec.degradation, len(images), rng)
+    params = random_params(spec.degradation, len(images), rng)
     # workers=1: this runs inside a data-loading thread, which must not start a process pool.
-    images = degrade.degrade(images, spec.degradation, params, rng, workers=1)
-    if spec.parameter == "none":
+    images = image_ops.degrade(images, spec.degradation, params, rng, workers=1)
+    if spec.source == "none":
         return model_inputs(images)
     return model_inputs(images, fed_parameters(spec, params, images, rng, estimator_model),
                         spec.degradation)
@@ -92,11 +81,11 @@ def fed_parameters(spec, true_params, images, rng, estimator_model=None):
     """What a network of mode `spec` is told about `images` whose true parameters are
     `true_params`: those, the estimator's answer, or (shuffled) a fresh draw from the training
     distribution of the parameter, independent of the image. None for an image-only mode."""
-    if spec.parameter == "estimated":
-        return estimator.estimate(estimator_model, images, spec.degradation)
-    if spec.parameter == "shuffled":
-        return degrade.random_params(spec.degradation, len(images), rng)
-    if spec.parameter == "true":
+    if spec.source == "estimated":
+        return estimation.estimate(estimator_model, images, spec.degradation)
+    if spec.source == "shuffled":
+        return random_params(spec.degradation, len(images), rng)
+    if spec.source == "true":
         return np.asarray(true_params, dtype=np.float64).reshape(
             len(images), *np.shape(true_params)[1:])
     return None

@@ -19,23 +19,23 @@ interval over seeds and test images (accuracy_stats.gain_interval). evaluate.py 
 and keeps each weights folder's fitted curve beside its networks (gate_<dataset>_<degradation>.json)
 for classifier.py --gate --predict, which classifies a user's images through it.
 """
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from accuracy_stats import gain_interval, paired_bootstrap
-import batches
-import classifier
-import data
-import degrade
-import estimator
-from modes import image_only_modes
-from sweeps import EstimateCache, SweepRecord, degraded_test_set
-from tables import INTERVALS, gain_text, write_csv, write_text
-import training
+from degraded_cnn import paths
+from degraded_cnn.evaluation.statistics import gain_interval, paired_bootstrap
+from degraded_cnn.evaluation.sweeps import EstimateCache, SweepRecord, degraded_test_set
+from degraded_cnn.evaluation.reports import write_report
+from degraded_cnn.evaluation.tables import INTERVALS, gain_text
+from degraded_cnn.models.gate import Gate, save_gate
+from degraded_cnn.models.inference import load_model
+from degraded_cnn.predict import classification, estimation
+from degraded_cnn.training.batches import split_validation
+from degraded_cnn.training.classifier import VALIDATION_FRACTION, VALIDATION_SEED
+from degraded_cnn.vocabulary import degradations
+from degraded_cnn.vocabulary.modes import MODES, image_only_modes
 
 # The levels, evenly over the range, at which every validation image is degraded for the fit.
 VALIDATION_LEVELS = 11
@@ -48,49 +48,6 @@ SCALES = 25
 METHODS = ("org", "degraded", "average", "degraded pair", "gate")
 
 
-@dataclass(frozen=True)
-class Gate:
-    """The weight of the clean-trained network at a level: 1 / (1 + exp(-(level - m) / s)).
-    `scale` is signed: negative where the weight falls as the level rises (noise sigma),
-    positive where it rises (JPEG quality)."""
-    midpoint: float
-    scale: float
-
-    def weight(self, levels):
-        z = np.clip((np.asarray(levels, np.float64) - self.midpoint) / self.scale, -60, 60)
-        return 1.0 / (1.0 + np.exp(-z))
-
-    def mix(self, levels, p_clean, p_degraded):
-        weight = self.weight(levels)[:, None]
-        return weight * p_clean + (1 - weight) * p_degraded
-
-
-def gate_path(dataset_name, degradation, weights_dir):
-    """Where the gate of the networks of `dataset_name` in `weights_dir` is kept."""
-    return Path(weights_dir) / f"gate_{dataset_name}_{degradation}.json"
-
-
-def save_gate(gate, path, fitted_on):
-    """`fitted_on`: what the gate was fitted on, in words."""
-    record = {"midpoint": gate.midpoint, "scale": gate.scale, "fitted_on": fitted_on}
-    write_text(json.dumps(record, indent=2) + "\n", path)
-
-
-def load_gate(dataset_name, degradation, weights_dir):
-    """The Gate that evaluate.py --gate fitted for these networks, or a one-line DataError."""
-    path = gate_path(dataset_name, degradation, weights_dir)
-    if not path.is_file():
-        raise data.DataError(f"no gate at {path}: `python evaluate.py --degradation "
-                             f"{degradation} --gate --weights {weights_dir}` fits one for the "
-                             f"networks it tests (--trained-on {dataset_name} where their "
-                             "dataset is not the test set's)")
-    try:
-        record = json.loads(path.read_text())
-        return Gate(float(record["midpoint"]), float(record["scale"]))
-    except (ValueError, KeyError, TypeError) as error:
-        raise data.DataError(f"{path} is not a gate file ({error})") from error
-
-
 def true_class_probabilities(p_clean, p_degraded, labels):
     rows = np.arange(len(labels))
     return p_clean[rows, labels], p_degraded[rows, labels]
@@ -99,7 +56,7 @@ def true_class_probabilities(p_clean, p_degraded, labels):
 def fit_gate(levels, p_clean, p_degraded, labels, degradation):
     """The Gate that maximizes the mean log-probability of the true class under the mixture,
     over a grid of midpoints and signed scales across the degradation's range."""
-    spec = degrade.get_degradation(degradation)
+    spec = degradations.get_degradation(degradation)
     span = spec.high - spec.low
     clean, degraded = true_class_probabilities(p_clean, p_degraded, np.asarray(labels))
     levels = np.asarray(levels, np.float64)
@@ -117,14 +74,14 @@ def fit_gate(levels, p_clean, p_degraded, labels, degradation):
 def validation_images(dataset, limit=MAX_VALIDATION_IMAGES):
     """The training images that classifier.py holds out to choose the epoch (the same for
     every mode and seed): never trained on, and not the test images."""
-    _, (images, labels) = batches.split_validation(dataset.x_train, dataset.y_train,
-                                                   classifier.VALIDATION_FRACTION,
-                                                   classifier.VALIDATION_SEED)
+    _, (images, labels) = split_validation(dataset.x_train, dataset.y_train,
+                                           VALIDATION_FRACTION,
+                                           VALIDATION_SEED)
     return images[:limit], labels[:limit]
 
 
 def validation_levels(degradation):
-    spec = degrade.get_degradation(degradation)
+    spec = degradations.get_degradation(degradation)
     levels = np.linspace(spec.low, spec.high, VALIDATION_LEVELS)
     return np.round(levels) if spec.integer else levels
 
@@ -135,16 +92,16 @@ def degraded_validation(images, labels, degradation, estimator_model, seed):
     degraded = [degraded_test_set(images, degradation, level, seed)
                 for level in validation_levels(degradation)]
     stacked = np.concatenate(degraded)
-    return (stacked, estimator.estimate(estimator_model, stacked, degradation),
+    return (stacked, estimation.estimate(estimator_model, stacked, degradation),
             np.tile(labels, len(degraded)))
 
 
 def fit_gates(pairs, validation, degradation, batch_size):
     """One Gate per seed: each pair of networks (clean, degraded) fitted on the validation set."""
     images, levels, labels = validation
-    return [fit_gate(levels, classifier.predict_probabilities(clean, images,
-                                                              batch_size=batch_size),
-                     classifier.predict_probabilities(degraded, images, batch_size=batch_size),
+    return [fit_gate(levels, classification.predict_probabilities(clean, images,
+                                                                  batch_size=batch_size),
+                     classification.predict_probabilities(degraded, images, batch_size=batch_size),
                      labels, degradation) for clean, degraded in pairs]
 
 
@@ -159,11 +116,11 @@ def sweep_gate(pairs, gates, images, labels, values, estimates, estimator_model,
     for index, value in enumerate(values):
         degraded_images = degraded_test_set(images, degradation, value, seed)
         if np.isnan(estimates[index]).any():
-            estimates[index] = estimator.estimate(estimator_model, degraded_images, degradation)
-        probabilities = [(classifier.predict_probabilities(clean, degraded_images,
-                                                           batch_size=batch_size),
-                          classifier.predict_probabilities(degraded, degraded_images,
-                                                           batch_size=batch_size))
+            estimates[index] = estimation.estimate(estimator_model, degraded_images, degradation)
+        probabilities = [(classification.predict_probabilities(clean, degraded_images,
+                                                               batch_size=batch_size),
+                          classification.predict_probabilities(degraded, degraded_images,
+                                                               batch_size=batch_size))
                          for clean, degraded in pairs]
         for k, ((p_clean, p_degraded), gate) in enumerate(zip(probabilities, gates)):
             mixed = {"org": p_clean, "degraded": p_degraded,
@@ -215,7 +172,7 @@ def gate_table(values, correct, degradation, seed=0):
 
 
 def method_labels(degradation):
-    clean, degraded = (classifier.MODES[mode].label for mode in image_only_modes(degradation))
+    clean, degraded = (MODES[mode].label for mode in image_only_modes(degradation))
     return {"org": clean, "degraded": degraded, "average": f"({clean} + {degraded}) / 2",
             "degraded pair": f"two {degraded} seeds / 2", "gate": "gate"}
 
@@ -224,7 +181,7 @@ def gate_markdown(table, gates, dataset_name, degradation, image_count, fitted_o
     """`fitted_on`: what the gates were fitted on, in words."""
     labels = method_labels(degradation)
     methods = [m for m in METHODS if m in set(table["method"])]
-    unit = degrade.get_degradation(degradation).unit
+    unit = degradations.get_degradation(degradation).unit
     seeds = int(table["seeds"].iloc[0])
     spread = "seeds and test images" if seeds > 1 else \
         "test images (paired bootstrap; one seed says nothing of the training spread)"
@@ -247,43 +204,34 @@ def gate_markdown(table, gates, dataset_name, degradation, image_count, fitted_o
     return "\n".join(lines) + "\n"
 
 
-def evaluate_gate(args, dataset, folders, trained_on, name, images, labels, values):
-    """evaluate.py --gate: fit a gate per weights folder on its networks' validation images,
-    sweep the test images, and write <name>_<degradation>_gate.csv and .md. `dataset`: the
-    test set's, whose training images fit the gate unless --gate-validation names another."""
-    if args.gate_validation is None and trained_on != dataset.name:
-        raise data.DataError("--gate with --trained-on needs --gate-validation: the dataset "
-                             f"the networks of {trained_on} were trained on, whose held-out "
-                             "images fit the gate")
-    validation_data = data.load_dataset(args.gate_validation) if args.gate_validation \
-        else dataset
-    pairs = [tuple(classifier.load_classifier(trained_on, mode, folder)
-                   for mode in image_only_modes(args.degradation)) for folder in folders]
-    estimator_file = estimator.find_estimator(args.degradation,
-                                              args.estimator_dir or folders[0], images.shape[-1])
-    estimator_model = training.load_model(estimator_file)
-    validation = degraded_validation(*validation_images(validation_data), args.degradation,
-                                     estimator_model, args.seed)
+def evaluate_gate(folders, trained_on, name, images, labels, values, *, degradation,
+                  validation_data, out, seed=0, batch_size=512, estimator_dir=None):
+    """Fit a gate per weights folder on its networks' validation images (the held-out training
+    images of `validation_data`), sweep the test images, and write
+    <name>_<degradation>_gate.csv and .md in `out`."""
+    pairs = [tuple(classification.load_classifier(trained_on, mode, folder)
+                   for mode in image_only_modes(degradation)) for folder in folders]
+    estimator_file = estimation.find_estimator(degradation, estimator_dir or folders[0],
+                                               images.shape[-1])
+    estimator_model = load_model(estimator_file)
+    validation = degraded_validation(*validation_images(validation_data), degradation,
+                                     estimator_model, seed)
     fitted_on = (f"{len(validation[0]) // VALIDATION_LEVELS} images held out of the training "
                  f"images of {validation_data.name}, each at {VALIDATION_LEVELS} levels")
     print(f"fitting {len(pairs)} gate(s) on {fitted_on}", flush=True)
-    gates = fit_gates(pairs, validation, args.degradation, args.batch_size)
+    gates = fit_gates(pairs, validation, degradation, batch_size)
     for gate, folder in zip(gates, folders):
-        save_gate(gate, gate_path(trained_on, args.degradation, folder), fitted_on)
+        save_gate(gate, paths.gate_path(trained_on, degradation, folder), fitted_on)
     # The estimates of an earlier sweep of the same test images, where kept.
-    cache = EstimateCache(SweepRecord.condition(images, labels, values, args.seed, None,
+    cache = EstimateCache(SweepRecord.condition(images, labels, values, seed, None,
                                                 estimator_file))
     kept = cache.load(len(images))
     estimates = np.full((len(values), len(images)), np.nan) if kept is None else kept[0]
     to_estimate = np.isnan(estimates).any()
     correct = sweep_gate(pairs, gates, images, labels, values, estimates, estimator_model,
-                         args.degradation, args.seed, args.batch_size)
+                         degradation, seed, batch_size)
     if to_estimate:
         cache.save(estimates, None if kept is None else kept[1])
-    table = gate_table(values, correct, args.degradation, args.seed)
-    stem = Path(args.out) / f"{name}_{args.degradation}_gate"
-    write_csv(table, f"{stem}.csv")
-    markdown = gate_markdown(table, gates, name, args.degradation, len(images), fitted_on)
-    write_text(markdown, f"{stem}.md")
-    print("\n" + markdown)
-    print(f"wrote {stem.name}.csv, .md in {args.out}")
+    table = gate_table(values, correct, degradation, seed)
+    write_report(Path(out) / f"{name}_{degradation}_gate", table,
+                 gate_markdown(table, gates, name, degradation, len(images), fitted_on))

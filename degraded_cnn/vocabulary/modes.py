@@ -1,43 +1,45 @@
-"""The paper's vocabulary of networks: each mode's degradation, what its second input is told
-(PARAMETER_SOURCES), its image-only twin and its label in tables. Every script asks these; no
-other table of modes exists."""
+"""The paper's vocabulary of networks: each mode's degradation, where its second input's
+parameter comes from (SOURCES), its image-only twin and its label in tables. Every script asks
+these; no other table of modes exists."""
 from dataclasses import dataclass
+
+from degraded_cnn.vocabulary import degradations
 
 
 # What a parameter-aware network's second input gets: the estimator's answer, the true value,
 # or a placebo drawn from the true value's distribution, independent of the image (a control
 # that has a second input with the right distribution and no information); and how a printed
 # answer names it ("estimated QF 34.3").
-PARAMETER_SOURCES = {"none": None, "estimated": "estimated", "true": "true",
-                     "shuffled": "random (placebo)"}
+SOURCES = {"none": None, "estimated": "estimated", "true": "true",
+           "shuffled": "random (placebo)"}
 
 
 @dataclass(frozen=True)
 class Mode:
     degradation: str | None  # None: clean images
-    parameter: str           # what the second input gets: one of PARAMETER_SOURCES
+    source: str              # where the second input's parameter comes from: SOURCES
     label: str               # its name in tables and figures
     twin: str | None = None  # the image-only network that a parameter-aware one is compared with
     control: bool = False    # a control of this project's: trained on request, swept where trained
 
     @property
     def has_parameter(self):
-        return self.parameter != "none"
+        return self.source != "none"
 
     @property
     def needs_estimator(self):
-        return self.parameter == "estimated"
+        return self.source == "estimated"
 
     @property
     def told(self):
         """How a printed answer names the parameter this mode was given."""
-        return PARAMETER_SOURCES[self.parameter]
+        return SOURCES[self.source]
 
     @property
     def told_truth(self):
         """Told the true parameter, which must then be known (given with --param, or the
         value swept)."""
-        return self.parameter == "true"
+        return self.source == "true"
 
 
 # The modes the paper compares, and the placebo controls: which images the network is trained
@@ -73,11 +75,11 @@ def placebo_of(name):
     mode of its degradation), which it must beat for its parameter's information to count;
     None for the other modes."""
     mode = get_mode(name)
-    if mode.parameter not in ("estimated", "true"):
+    if mode.source not in ("estimated", "true"):
         return None
     return next((other for other, candidate in MODES.items()
                  if candidate.degradation == mode.degradation
-                 and candidate.parameter == "shuffled"), None)
+                 and candidate.source == "shuffled"), None)
 
 
 def image_only_modes(degradation):
@@ -85,6 +87,12 @@ def image_only_modes(degradation):
     trained on degraded images (jpg, noisy), in that order."""
     return tuple(name for name, mode in MODES.items()
                  if mode.degradation in (None, degradation) and not mode.has_parameter)
+
+
+def parameter_count(name):
+    """Numbers in the parameter input of a network of mode `name` (0 for an image-only one)."""
+    mode = get_mode(name)
+    return degradations.parameter_count(mode.degradation) if mode.has_parameter else 0
 
 
 def get_mode(name):

@@ -26,13 +26,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import data
+from degraded_cnn import data, paths
+from degraded_cnn.models.inference import save_model
 
 
 TARGET_FILE = "target.json"  # in the backup: the --epochs of the run's latest command
 LOG_COPY, MODEL_COPY = "log.csv", "best.keras"  # in the backup: what a fresh clone lacks
-REPOSITORY = Path(__file__).resolve().parent
-BACKUPS = "backups"  # the cache folder's subfolder of run backups
 # The training loss of a network that predicts the same probabilities for every image is
 # ln(classes); this close to it (relative) for this many epochs, a run has likely died.
 DEAD_LOSS_TOLERANCE, DEAD_LOSS_EPOCHS = 0.01, 3
@@ -40,21 +39,21 @@ DEAD_LOSS_TOLERANCE, DEAD_LOSS_EPOCHS = 0.01, 3
 
 def run_paths(output):
     """(backup folder, CSV log) of the run that writes `output`."""
-    return backup_path(output), Path(output).with_suffix(".log.csv")
+    return backup_path(output), paths.log_path(output)
 
 
 def backup_path(output):
     """Where the run writing `output` keeps its backup: in the cache folder, named after the
     model's path inside the repository (its absolute path elsewhere), so that any clone of the
     repository finds it; beside the model when the cache is off."""
-    cache = data.cache_dir()
+    cache = paths.cache_dir()
     output = Path(output)
     if cache is None:
         return output.with_suffix(".backup")
     resolved = output.resolve()
-    key = resolved.relative_to(REPOSITORY) if resolved.is_relative_to(REPOSITORY) else resolved
+    key = resolved.relative_to(paths.ROOT) if resolved.is_relative_to(paths.ROOT) else resolved
     digest = hashlib.sha256(key.as_posix().encode()).hexdigest()[:12]
-    return cache / BACKUPS / f"{output.stem}-{digest}.backup"
+    return cache / paths.BACKUPS / f"{output.stem}-{digest}.backup"
 
 
 def restore_from_backup(output):
@@ -83,49 +82,6 @@ def copy_atomically(source, target):
     """Copy a file to a temporary name beside `target` and rename it into place."""
     with data.atomic_output(target) as temporary:
         shutil.copyfile(source, temporary)
-
-
-def load_model(path):
-    """Load a saved Keras model for inference, or raise a one-line DataError naming the file:
-    missing, or there but unreadable (truncated, not a .keras archive, from another program)."""
-    path = Path(path)
-    if not path.is_file():
-        raise data.DataError(f"no model file at {path}")
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises ValueError, OSError, zipfile and h5py errors alike
-        raise data.DataError(f"{path} is not a valid Keras model ({type(error).__name__}): "
-                             "retrain it, or restore it with `git checkout`") from error
-
-
-def infer(model, inputs, batch_size):
-    """The model's output for `inputs` (an array, or a dict of arrays by input name), as numpy,
-    `batch_size` items at a time. TensorFlow and PyTorch call the model directly on each batch:
-    model.predict builds a compiled function for every model and traces it again for every new
-    batch shape, which a sweep over several networks with a ragged last batch does constantly
-    (TensorFlow's retracing warnings), and on these networks it is slower (1017 CIFAR images
-    through the width-16 classifier: 0.43 s called directly, 0.62 s through predict). JAX, which
-    runs a direct call op by op, compiles each batch shape once with predict_on_batch."""
-    count = len(next(iter(inputs.values())) if isinstance(inputs, dict) else inputs)
-    if keras.backend.backend() == "jax":
-        def run(batch):
-            return model.predict_on_batch(batch)
-    else:
-        def run(batch):
-            return keras.ops.convert_to_numpy(model(batch, training=False))
-    outputs = [run({key: value[start:start + batch_size] for key, value in inputs.items()}
-                   if isinstance(inputs, dict) else inputs[start:start + batch_size])
-               for start in range(0, count, batch_size)]
-    return np.concatenate(outputs) if outputs else np.zeros((0, *model.outputs[0].shape[1:]))
-
-
-def save_model(model, path):
-    """Save `model` atomically without its optimizer state (a third of the size of a compiled
-    Adamax model): the saved model is for inference; resuming uses the backup."""
-    weights_only = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer
-    weights_only.set_weights(model.get_weights())
-    with data.atomic_output(path) as temporary:
-        weights_only.save(temporary)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -203,12 +159,6 @@ def learning_rate(initial, decay, total_steps, warmup_steps=0):
     if decay == "none":
         return initial
     return keras.optimizers.schedules.CosineDecay(initial, total_steps, alpha=0.01)
-
-
-def add_learning_rate_flags(group, initial, decay):
-    group.add_argument("--learning-rate", type=float, default=initial, help="Adamax, initial")
-    group.add_argument("--lr-decay", choices=("cosine", "none"), default=decay,
-                       help="cosine decay to 1%% over --epochs, or a constant rate")
 
 
 def is_trained(output, epochs):

@@ -1,5 +1,5 @@
 """Data shared by every script: `--dataset` resolution and loading, clean-image patches for the
-estimator, image files, atomic outputs and the command-line error convention.
+estimator, image files and atomic outputs.
 
 `--dataset` means the same thing everywhere:
   - cifar10, cifar100, mnist, fashion_mnist: downloaded through keras.datasets;
@@ -11,7 +11,6 @@ Images come back as uint8 NHWC (grayscale with C = 1), labels as int64, class na
 import contextlib
 import hashlib
 import os
-import sys
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, JpegImagePlugin
+
+from degraded_cnn import paths
 
 # Keras is imported only for keras.datasets; keep TensorFlow's start-up chatter quiet then.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -191,20 +192,12 @@ def _load_folder(root):
         class_names
 
 
-def cache_dir():
-    """Where what is slow to remake is kept between runs, outside the repository (decoded
-    folder datasets, evaluate.py's per-image estimates): $DEGRADED_CNN_CACHE, else
-    ~/.cache/degraded-cnn; None when that is "off"."""
-    setting = os.environ.get("DEGRADED_CNN_CACHE", str(Path.home() / ".cache" / "degraded-cnn"))
-    return None if setting == "off" else Path(setting)
-
-
 def folder_cache_path(root, files):
     """Where the decoded images of a folder dataset are kept (cache_dir):
     <name>-<location>-<contents>.npz. <contents> is a digest of every file's path, size and
     modification time, so any change to the folder makes a new entry rather than reusing a
     stale one, and the entry of the same <location> it replaces is removed."""
-    folder = cache_dir()
+    folder = paths.cache_dir()
     if folder is None:
         return None
     digest = hashlib.sha256()
@@ -403,17 +396,3 @@ def atomic_output(path):
 def save_npz(path, **arrays):
     with atomic_output(path) as temporary:
         np.savez_compressed(temporary, **arrays)
-
-
-def run_cli(prog, task):
-    """Run `task()`; report a user's mistake (bad data or parameter, missing file) in one line
-    on stderr with exit status 2, and an interruption with status 130."""
-    try:
-        task()
-    except (ValueError, OSError) as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    return 0

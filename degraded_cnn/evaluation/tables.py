@@ -7,59 +7,33 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from accuracy_stats import gain_interval, interval_mean, paired_bootstrap
-import classifier
-import data
-import degrade
+from degraded_cnn import data
+from degraded_cnn.evaluation.paper import (PAPER_ESTIMATE_TABLES, PAPER_ESTIMATES,
+                                           PAPER_INTERVALS, PAPER_TABLE_NUMBERS)
+from degraded_cnn.evaluation.statistics import gain_interval, interval_mean, paired_bootstrap
+from degraded_cnn.vocabulary import degradations
+from degraded_cnn.vocabulary.modes import MODES, compared_modes, placebo_of
 
 
 # The networks compared for each degradation (the paper's and the placebo controls), each
-# parameter-aware network's image-only twin, and the names in tables: classifier.MODES's.
-NETWORKS = {degradation: classifier.compared_modes(degradation, controls=True)
+# parameter-aware network's image-only twin, and the names in tables: MODES's.
+NETWORKS = {degradation: compared_modes(degradation, controls=True)
             for degradation in ("jpeg", "noise", "mixed")}
 
 
-TWINS = {name: mode.twin for name, mode in classifier.MODES.items() if mode.twin}
+TWINS = {name: mode.twin for name, mode in MODES.items() if mode.twin}
 
 
 # Each network told the estimate or the truth, and its placebo control.
-PLACEBOS = {name: placebo for name in classifier.MODES
-            if (placebo := classifier.placebo_of(name))}
+PLACEBOS = {name: placebo for name in MODES
+            if (placebo := placebo_of(name))}
 
 
-LABELS = {name: mode.label for name, mode in classifier.MODES.items()}
+LABELS = {name: mode.label for name, mode in MODES.items()}
 
 
 INTERVALS = {"jpeg": ((1, 20), (21, 40), (41, 60), (61, 80), (81, 100)),
              "noise": ((0, 10), (11, 20), (21, 30), (31, 40), (41, 50))}
-
-
-# The paper's numbers (Endo, Tanaka & Okutomi, EI 2020), for comparison only.
-PAPER_INTERVALS = {  # Tables 3, 4, 6: interval mean accuracy, one value per interval
-    ("cifar10", "jpeg"): {"org": (0.431, 0.700, 0.763, 0.799, 0.861),
-                          "jpg": (0.724, 0.844, 0.857, 0.866, 0.874),
-                          "est_qf": (0.744, 0.849, 0.864, 0.872, 0.880)},
-    ("cifar100", "jpeg"): {"org": (0.202, 0.407, 0.465, 0.504, 0.582),
-                           "jpg": (0.448, 0.561, 0.577, 0.583, 0.591),
-                           "est_qf": (0.454, 0.563, 0.581, 0.588, 0.596)},
-    ("cifar10", "noise"): {"org": (0.796, 0.328, 0.138, 0.106, 0.101),
-                           "noisy": (0.851, 0.844, 0.829, 0.809, 0.785),
-                           "est_nl": (0.882, 0.872, 0.856, 0.834, 0.810)},
-}
-
-
-PAPER_TABLE_NUMBERS = {("cifar10", "jpeg"): 3, ("cifar100", "jpeg"): 4, ("cifar10", "noise"): 6}
-
-
-PAPER_ESTIMATES = {  # Tables 2 and 5 (CIFAR-10): true value -> (mean, SD) of the estimates
-    "jpeg": {20: (20.84, 2.28), 40: (40.93, 3.91), 60: (58.58, 4.07), 80: (79.53, 3.07),
-             100: (94.91, 1.91)},
-    "noise": {10: (10.03, 0.42), 20: (20.11, 0.54), 30: (30.16, 0.69), 40: (40.11, 0.89),
-              50: (49.26, 0.70)},
-}
-
-
-PAPER_ESTIMATE_TABLES = {"jpeg": 2, "noise": 5}
 
 
 NO_VALUE = "-"  # a Markdown cell for an interval that the sweep did not reach
@@ -109,7 +83,7 @@ def gain_text(gain, low, high):
 
 
 def interval_markdown(table, correct, dataset_name, degradation, paper, images, clean):
-    unit = degrade.get_degradation(degradation).unit
+    unit = degradations.get_degradation(degradation).unit
     lines = [f"Interval mean accuracy, Eq. (1), on {dataset_name} ({images} test images), "
              f"{degradation}; {unit} intervals."]
     if paper:
@@ -140,10 +114,10 @@ def estimator_table(values, estimates, degradation):
     """The estimator's mean and SD over the images at each value: columns param, mean, sd; for
     mixed, param_<part>, mean_<part>, sd_<part> for each part (noise, jpeg)."""
     table = pd.DataFrame(param_columns(degradation, values))
-    if not degrade.get_degradation(degradation).parts:
+    if not degradations.get_degradation(degradation).parts:
         table["mean"], table["sd"] = estimates.mean(axis=1), estimates.std(axis=1)
         return table
-    for index, part in enumerate(degrade.parts(degradation)):
+    for index, part in enumerate(degradations.parts(degradation)):
         table[f"mean_{part}"] = estimates[..., index].mean(axis=1)
         table[f"sd_{part}"] = estimates[..., index].std(axis=1)
     return table
@@ -152,10 +126,10 @@ def estimator_table(values, estimates, degradation):
 def param_columns(degradation, values):
     """The swept values as table columns: {"param": values}, or for mixed one per part."""
     values = np.asarray(values, np.float64)
-    if not degrade.get_degradation(degradation).parts:
+    if not degradations.get_degradation(degradation).parts:
         return {"param": values}
     return {f"param_{part}": values[:, index]
-            for index, part in enumerate(degrade.parts(degradation))}
+            for index, part in enumerate(degradations.parts(degradation))}
 
 
 def estimator_markdown(table, dataset_name, degradation, images):
@@ -189,16 +163,6 @@ def estimators_markdown(tables, degradation):
     return "\n".join(lines) + "\n"
 
 
-def write_csv(table, path):
-    with data.atomic_output(path) as temporary:
-        table.to_csv(temporary, index=False, float_format="%.6f")
-
-
-def write_text(text, path):
-    with data.atomic_output(path) as temporary:
-        Path(temporary).write_text(text)
-
-
 class NetworkKey(NamedTuple):
     """One trained network of a sweep: the index of its weights folder and its mode."""
     folder: int
@@ -227,12 +191,12 @@ class NetworkGroup(NamedTuple):
 
 def network_groups(joins):
     """{NetworkGroup: [folder index, ...]}: the trainings of each network, from
-    {NetworkKey: join}, in the order of classifier.MODES."""
+    {NetworkKey: join}, in the order of MODES."""
     groups = {}
     for key, join in joins.items():
         group = NetworkGroup(key[1], None if join in (None, "dense") else join)
         groups.setdefault(group, []).append(key[0])
-    order = {mode: position for position, mode in enumerate(classifier.MODES)}
+    order = {mode: position for position, mode in enumerate(MODES)}
     return dict(sorted(groups.items(), key=lambda item: (order[item[0].mode], item[0].name)))
 
 
@@ -244,8 +208,8 @@ def group_label(name):
 def value_groups(values, degradation):
     """The rows of a seed table: (name, which values it holds) for each interval of Eq. (1), or
     for mixed each (sigma, q) pair of the two-dimensional sweep on its own, then ALL_PAIRS."""
-    if degrade.get_degradation(degradation).parts:
-        return [(degrade.value_text(degradation, value), np.all(values == value, axis=1))
+    if degradations.get_degradation(degradation).parts:
+        return [(degradations.value_text(degradation, value), np.all(values == value, axis=1))
                 for value in values] + [(ALL_PAIRS, np.ones(len(values), bool))]
     return [(f"{low}-{high}", (values >= low) & (values <= high))
             for low, high in INTERVALS[degradation]]
@@ -314,7 +278,7 @@ def spread(accuracies):
 
 
 def seed_markdown(table, dataset_name, degradation, paper, images):
-    unit = degrade.get_degradation(degradation).unit
+    unit = degradations.get_degradation(degradation).unit
     networks = list(dict.fromkeys(table["network"]))
     intervals = list(dict.fromkeys(table["interval"]))
     cell = {(row["interval"], row["network"]): row for row in table.to_dict("records")}
@@ -429,7 +393,7 @@ def settings_markdown(table, degradation, paper):
     networks = list(dict.fromkeys(table["network"]))
     intervals = [f"{low}-{high}" for low, high in INTERVALS[degradation]]
     cell = {(r["setting"], r["interval"], r["network"]): r for r in table.to_dict("records")}
-    unit = degrade.get_degradation(degradation).unit
+    unit = degradations.get_degradation(degradation).unit
 
     several = {setting for setting, seeds in zip(table["setting"], table["seeds"]) if seeds > 1}
 
@@ -455,7 +419,7 @@ def settings_markdown(table, degradation, paper):
                   "[95% interval] (paired bootstrap over test images for one training; over "
                   "seeds and test images for several, see accuracy_stats.gain_interval).", "",
                   "| setting | " + " | ".join(intervals) + " |", "|" + "---|" * (len(intervals)
-                                                                            + 1)]
+                                                                                 + 1)]
         for setting in settings:
             cells = []
             for interval in intervals:

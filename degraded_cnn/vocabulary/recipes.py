@@ -4,16 +4,27 @@ A classifier recipe is the set of classifier.py flags that one experiment shares
 and seeds, so that a parameter-aware network and its image-only twin see the same training.
 classifier.py takes one as its defaults (`--recipe cpu`), and any flag given beside it wins.
 An estimator recipe is a sequence of estimator.py runs, each starting from the model of the one
-before. reproduce.py, the benchmark and the GPU recipe read the same objects; nothing parses
-flags back out of text.
+before. A pipeline (PIPELINES, reproduce.py --recipe) names the estimator's recipe and the
+classifier's recipe of one budget of time together. reproduce.py, the benchmark and the GPU
+recipe read the same objects; nothing parses flags back out of text.
 """
 from dataclasses import asdict, dataclass, fields, replace
+from typing import NamedTuple
+
+FULL_WIDTH = 64         # features of the classifier's first block: the paper's network
+DENSE_PER_WIDTH = 16    # its dense units = 16 x width: 1024 at full width
+# Where a parameter-aware classifier takes its parameter (models/classifier.py). dense:
+# concatenated to the flattened image features before the dense layers (the paper's and the
+# authors' train1000 layout); input: a constant extra image channel; film: a per-feature gain
+# and bias of the first dense layer's features, set by the parameter.
+JOINS = ("dense", "input", "film")
+ESTIMATOR_FEATURES = 64  # features per layer of the estimator: the paper's network
 
 
 @dataclass(frozen=True)
 class Recipe:
     """Network size and training schedule (classifier.py's flags of the same names)."""
-    width: int = 64               # features of the first block (64: the paper's network)
+    width: int = FULL_WIDTH       # features of the first block
     batch_size: int = 128
     learning_rate: float = 0.002  # Adamax, before the cosine decay
     warmup_epochs: float = 0.0    # linear rise from 0 to learning_rate at the start
@@ -58,6 +69,7 @@ RECIPES = {"paper": PAPER, "cpu": CPU, "cpu-full": CPU_FULL, "quick": QUICK,
 class EstimatorRun:
     """One run of the estimator's training (estimator.py's flags of the same names); the
     defaults are estimator.py's, the paper's (64x64 patches, plain Adamax, per-pixel MSE)."""
+    features: int = ESTIMATOR_FEATURES
     patch_size: int = 64
     batch_size: int = 32
     steps_per_epoch: int = 500
@@ -65,6 +77,10 @@ class EstimatorRun:
     learning_rate: float = 0.001
     lr_decay: str = "none"
     loss: str = "pixel"
+
+    def arguments(self):
+        """The run as argparse destinations: value, for parser.set_defaults."""
+        return asdict(self)
 
     def flags(self):
         """The flags that differ from estimator.py's defaults."""
@@ -117,3 +133,39 @@ ESTIMATOR_PAPER = {degradation: (EstimatorRun(),) for degradation in ESTIMATOR_C
 _QUICK_RUN = replace(_PATCHES_CPU, epochs=60, lr_decay="cosine")
 ESTIMATOR_QUICK = {"jpeg": (_QUICK_RUN,), "blur": (_QUICK_RUN,), "mixed": (_QUICK_RUN,),
                    "noise": ESTIMATOR_CPU["noise"]}
+
+
+# The estimators' clean images: Urban100 for the paper's degradations (the shipped estimators'),
+# the three sets of THREE_SETS for mixed.
+TRAIN_DIRS = {"jpeg": ("urban100",), "noise": ("urban100",), "mixed": THREE_SETS}
+
+
+class EstimatorRecipe(NamedTuple):
+    """An estimator recipe that replaces a pipeline's (reproduce.py --estimator-recipe), for one
+    degradation: its runs and default training folders (in ../shared/data)."""
+    degradation: str
+    runs: tuple
+    train_dirs: tuple
+
+
+# three-sets: the paper's training images and patch size (not shipped: RESULTS.md).
+ESTIMATOR_RECIPES = {"three-sets": EstimatorRecipe("jpeg", ESTIMATOR_JPEG_THREE_SETS,
+                                                   THREE_SETS)}
+
+
+# What reproduce.py --recipe trains: the estimator's recipe (a sequence of runs, each starting
+# from the model of the one before) and the classifier's recipe of the same name, for every
+# network the paper compares ("known": with the known_* ones). "paper": the scripts' own
+# defaults, which follow the paper (for a GPU). "cpu": the recipes of the shipped weights, for 2
+# cores. "cpu-full": for all 50,000 CIFAR-10 training images. "width64", "width64-full": the same at
+# the paper's width. "quick": the whole JPEG pipeline from scratch in well under an hour on 2
+# cores (timed in the README): one cosine-decayed estimator run instead of the chain.
+PIPELINES = {
+    "paper": {"estimator": ESTIMATOR_PAPER, "classifier": "paper", "known": True},
+    "cpu": {"estimator": ESTIMATOR_CPU, "classifier": "cpu", "known": True},
+    "cpu-full": {"estimator": ESTIMATOR_CPU, "classifier": "cpu-full", "known": True},
+    "width64": {"estimator": ESTIMATOR_CPU, "classifier": "width64", "known": True},
+    "width64-full": {"estimator": ESTIMATOR_CPU, "classifier": "width64-full",
+                     "known": True},
+    "quick": {"estimator": ESTIMATOR_QUICK, "classifier": "quick", "known": False},
+}

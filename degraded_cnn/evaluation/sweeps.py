@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import classifier
-import data
-import degrade
-import estimator
-from tables import NetworkKey, estimator_table, param_columns
-import training
+from degraded_cnn import data, image_ops, paths
+from degraded_cnn.evaluation.tables import NetworkKey, estimator_table, param_columns
+from degraded_cnn.models.classifier import parameter_join
+from degraded_cnn.models.inference import load_model
+from degraded_cnn.predict import classification, estimation
+from degraded_cnn.training import loop
+from degraded_cnn.vocabulary import degradations
+from degraded_cnn.vocabulary.modes import MODES
 
 
 # The estimator is most of an est_* sweep's time (hours for 10,000 JPEG test images on a CPU):
@@ -33,7 +35,7 @@ def degraded_test_set(images, degradation, value, seed):
     """The test set at one value (a (sigma, q) pair for mixed); the noise draw depends only on
     (seed, value), so any subset of values reproduces the full sweep's images."""
     rng = np.random.default_rng([seed, *value_key(value)])
-    return degrade.degrade(images, degradation, value, rng)
+    return image_ops.degrade(images, degradation, value, rng)
 
 
 def value_key(value):
@@ -50,7 +52,7 @@ def placebo_parameters(degradation, count, seed, value=0):
     """The parameters that the shuffled_* networks are told at one value of a sweep: drawn from
     the training distribution, independent of the images, and the same in every run of the
     sweep. The clean images get value 0's, so that noise sigma 0 and clean agree."""
-    return degrade.random_params(degradation, count, np.random.default_rng(
+    return degradations.random_params(degradation, count, np.random.default_rng(
         [seed, *value_key(value), PLACEBO_STREAM]))
 
 
@@ -77,7 +79,7 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
             timings["degrade (waited)"] += time.perf_counter() - tick
             if estimator_model is not None and np.isnan(estimates[index]).any():
                 tick = time.perf_counter()
-                estimates[index] = estimator.estimate(estimator_model, degraded, degradation)
+                estimates[index] = estimation.estimate(estimator_model, degraded, degradation)
                 timings["estimate"] += time.perf_counter() - tick
                 if checkpoint is not None and \
                         time.perf_counter() - last_checkpoint >= CHECKPOINT_SECONDS:
@@ -90,7 +92,7 @@ def sweep(images, labels, degradation, values, networks, estimator_model, seed, 
                                                            value)).items():
                 correct[name][index] = right
             timings["classify"] += time.perf_counter() - tick
-            progress(index + 1, len(values), degrade.value_text(degradation, value), correct,
+            progress(index + 1, len(values), degradations.value_text(degradation, value), correct,
                      start)
     timings["total"] = time.perf_counter() - start
     return correct, estimates, timings
@@ -104,12 +106,12 @@ def classify(networks, images, labels, degradation, estimates, true_params, batc
     that uses its parameter input loses accuracy when it is wrong)."""
     correct = {}
     for name, model in networks.items():
-        parameter = classifier.MODES[network_mode(name)].parameter
+        parameter = MODES[network_mode(name)].source
         params = {"estimated": estimates, "true": true_params, "shuffled": placebo}.get(parameter)
         if fixed is not None and parameter != "none":
             params = np.full(len(images), fixed)
-        probabilities = classifier.predict_probabilities(model, images, params, degradation,
-                                                         batch_size)
+        probabilities = classification.predict_probabilities(model, images, params, degradation,
+                                                             batch_size)
         correct[name] = probabilities.argmax(axis=1) == labels
     return correct
 
@@ -119,9 +121,9 @@ def clean_accuracy(images, labels, degradation, networks, estimates, batch_size,
     """Accuracy on the undegraded test images. est_* networks get `estimates`, the estimator's
     answer for each clean image; known_nl gets sigma = 0; known_qf is left out, since a clean
     image has no q."""
-    clean = degrade.get_degradation(degradation).clean
+    clean = degradations.get_degradation(degradation).clean
     networks = {name: model for name, model in networks.items()
-                if not (classifier.MODES[network_mode(name)].told_truth and clean is None)}
+                if not (MODES[network_mode(name)].told_truth and clean is None)}
     correct = classify(networks, images, labels, degradation, estimates,
                        np.full(len(images), clean if clean is not None else np.nan),
                        batch_size, fixed, placebo_parameters(degradation, len(images), seed))
@@ -144,7 +146,7 @@ def progress(done, total, value, correct, start):
 
 
 def needs_estimator(networks):
-    return any(classifier.MODES[network_mode(n)].needs_estimator for n in networks)
+    return any(MODES[network_mode(n)].needs_estimator for n in networks)
 
 
 class SweepRecord:
@@ -162,7 +164,7 @@ class SweepRecord:
     classifies only the new seed's networks."""
 
     def __init__(self, folder, dataset_name, degradation, condition):
-        self.path = Path(folder) / f"sweep_{dataset_name}_{degradation}_{condition['id']}.npz"
+        self.path = paths.sweep_record_path(folder, dataset_name, degradation, condition["id"])
         self.condition, self.degradation = condition, degradation
         self.saved = dict(np.load(self.path, allow_pickle=False)) if self.path.is_file() else {}
 
@@ -179,7 +181,7 @@ class SweepRecord:
     def matches(self, mode):
         if f"{mode}.correct" not in self.saved:
             return False
-        return not classifier.MODES[mode].needs_estimator or \
+        return not MODES[mode].needs_estimator or \
             str(self.saved[f"{mode}.estimator"]) == self.condition["estimator"]
 
     def result(self, mode, weights_file):
@@ -226,7 +228,7 @@ class SweepRecord:
             arrays[f"{mode}.join"] = join or ""
             arrays[f"{mode}.weights"] = file_digest(weights_file)
             arrays[f"{mode}.estimator"] = self.condition["estimator"] \
-                if classifier.MODES[mode].needs_estimator else ""
+                if MODES[mode].needs_estimator else ""
         # Written again with the same contents, a committed record would still change bytes
         # (the archive's timestamps), so it is written only when something is new.
         if not same_arrays(arrays, self.saved):
@@ -249,7 +251,7 @@ def file_digest(path):
 
 class EstimateCache:
     """The estimator's answer for every image of a sweep (values x images) and for the clean
-    images, kept between runs outside the repository (data.cache_dir). Every seed of an est_*
+    images, kept between runs outside the repository (paths.cache_dir). Every seed of an est_*
     network sees the same degraded images and the same estimator, so a seed study that gains a
     seed only classifies: the estimator is most of an est_* sweep's time. Keyed by the sweep's
     conditions (SweepRecord.condition: test images, values, noise seed) and the estimator
@@ -259,7 +261,7 @@ class EstimateCache:
     estimates only the rest."""
 
     def __init__(self, condition):
-        folder = data.cache_dir()
+        folder = paths.cache_dir()
         self.path = None if folder is None or not condition["estimator"] else \
             folder / f"estimates-{condition['id']}-{condition['estimator'][:16]}.npz"
         self.value_count = len(condition["values"])
@@ -296,6 +298,9 @@ class SweepPlan:
     what their records already answer (correct and clean accuracy by NetworkKey)."""
     folders: list
     dataset_name: str
+    degradation: str
+    seed: int                # of the test images' noise and the placebo draws
+    fixed: float | None      # --fixed-parameter: the value every parameter-aware network gets
     records: dict            # fixed parameter (or None) -> one SweepRecord per folder
     estimator_file: Path | None
     missing_estimator: Exception | None
@@ -310,45 +315,46 @@ class SweepPlan:
     def record(self, key, fixed):
         """The record that keeps `key`'s result: an image-only network keeps (and reuses) the
         record of the plain sweep in a --fixed-parameter ablation."""
-        return self.records[fixed if classifier.MODES[key.mode].has_parameter else None][
+        return self.records[fixed if MODES[key.mode].has_parameter else None][
             key.folder]
 
 
-def plan_sweep(args, folders, dataset_name, images, labels, values, modes, with_estimator=False):
+def plan_sweep(folders, dataset_name, images, labels, values, modes, *, degradation, seed=0,
+               fixed_parameter=None, estimator_dir=None, with_estimator=False):
     """Find, for the networks (of `modes`) of every folder, what their SweepRecords answer and
     which must be classified; warn of networks in training or missing (the paper's only)."""
     estimator_file, missing_estimator = None, None
     try:
-        estimator_file = estimator.find_estimator(args.degradation,
-                                                  args.estimator_dir or folders[0],
-                                                  images.shape[-1])
+        estimator_file = estimation.find_estimator(degradation, estimator_dir or folders[0],
+                                                   images.shape[-1])
     except data.DataError as error:
         missing_estimator = error  # an error only if the estimator must run
     # A --fixed-parameter ablation changes only what the parameter-aware networks see.
-    records = {fixed: [SweepRecord(folder, dataset_name, args.degradation, SweepRecord.condition(
-        images, labels, values, args.seed, fixed, estimator_file)) for folder in folders]
-        for fixed in {args.fixed_parameter, None}}
-    plan = SweepPlan(list(folders), dataset_name, records, estimator_file, missing_estimator)
+    records = {fixed: [SweepRecord(folder, dataset_name, degradation, SweepRecord.condition(
+        images, labels, values, seed, fixed, estimator_file)) for folder in folders]
+        for fixed in {fixed_parameter, None}}
+    plan = SweepPlan(list(folders), dataset_name, degradation, seed, fixed_parameter, records,
+                     estimator_file, missing_estimator)
     for index, folder in enumerate(folders):
         for mode in modes:
             key = NetworkKey(index, mode)
-            path = classifier.weights_path(dataset_name, mode, folder)
-            if path.is_file() and (progress := training.unfinished(path)):
+            path = paths.classifier_path(dataset_name, mode, folder)
+            if path.is_file() and (progress := loop.unfinished(path)):
                 warnings.warn(f"{mode} at {path} is still in training or was stopped (epoch "
                               f"{progress[0]} of {progress[1]}): skipped; finish it with the "
                               "command that started it, or delete its backup folder ("
-                              f"{training.run_paths(path)[0]}) to evaluate it as it is",
+                              f"{loop.run_paths(path)[0]}) to evaluate it as it is",
                               stacklevel=3)
                 continue
-            kept = plan.record(key, args.fixed_parameter).result(mode, path)
+            kept = plan.record(key, fixed_parameter).result(mode, path)
             if kept is not None:
                 plan.correct[key], accuracy, plan.joins[key] = kept
                 if accuracy is not None:
                     plan.clean[key] = accuracy
             elif path.is_file():
-                plan.networks[key] = classifier.load_classifier(dataset_name, mode, folder)
-                plan.joins[key] = classifier.parameter_join(plan.networks[key])
-            elif not classifier.MODES[mode].control:  # swept only where trained
+                plan.networks[key] = classification.load_classifier(dataset_name, mode, folder)
+                plan.joins[key] = parameter_join(plan.networks[key])
+            elif not MODES[mode].control:  # swept only where trained
                 warnings.warn(f"no {mode} network at {path}, nor a sweep record of it: skipped",
                               stacklevel=3)
     if modes and not plan.joins:
@@ -360,16 +366,16 @@ def plan_sweep(args, folders, dataset_name, images, labels, values, modes, with_
     tables = (record.estimator_table() for record in records[None]) if plan.want_table else ()
     plan.table = next((table for table in tables if table is not None), None)
     # A fixed parameter stands in for the estimates: the estimator runs only for its table.
-    plan.run_estimator = (needs_estimator(plan.networks) and args.fixed_parameter is None) or (
+    plan.run_estimator = (needs_estimator(plan.networks) and fixed_parameter is None) or (
         plan.want_table and plan.table is None)
     return plan
 
 
-def run_sweep(plan, args, images, labels, values):
+def run_sweep(plan, images, labels, values, batch_size=512):
     """Classify what `plan` left to do (and run the estimator where it must), add the results
     to the folders' records, and return (correct, clean, joins, the estimator's table or None)
     for every network of the plan."""
-    print(f"{plan.dataset_name}: {len(images)} test images, {len(values)} {args.degradation} "
+    print(f"{plan.dataset_name}: {len(images)} test images, {len(values)} {plan.degradation} "
           f"values, {len(plan.folders)} weights folder(s): {len(plan.correct)} network(s) from "
           f"sweep records, {len(plan.networks)} to classify"
           + (", the estimator to run" if plan.run_estimator else ""), flush=True)
@@ -382,7 +388,7 @@ def run_sweep(plan, args, images, labels, values):
     if plan.run_estimator and not cache.complete(cached):
         if plan.missing_estimator is not None:
             raise plan.missing_estimator
-        estimator_model = training.load_model(plan.estimator_file)
+        estimator_model = load_model(plan.estimator_file)
         if cached is not None:
             print(f"resuming the estimator: {cache.values_done(cached)} of {len(values)} "
                   f"values kept in {cache.path}", flush=True)
@@ -390,19 +396,19 @@ def run_sweep(plan, args, images, labels, values):
         print(f"the estimator's answers from {cache.path}", flush=True)
     swept, timings = {}, None
     if plan.networks or estimator_model is not None:
-        swept, estimates, timings = sweep(images, labels, args.degradation, values,
-                                          plan.networks, estimator_model, args.seed,
-                                          args.batch_size, args.fixed_parameter, estimates,
+        swept, estimates, timings = sweep(images, labels, plan.degradation, values,
+                                          plan.networks, estimator_model, plan.seed,
+                                          batch_size, plan.fixed, estimates,
                                           checkpoint=cache.save)
     if estimator_model is not None:
-        clean_estimates = estimator.estimate(estimator_model, images, args.degradation)
+        clean_estimates = estimation.estimate(estimator_model, images, plan.degradation)
         cache.save(estimates, clean_estimates)
-    swept_clean = clean_accuracy(images, labels, args.degradation, plan.networks,
-                                 clean_estimates, args.batch_size, args.fixed_parameter,
-                                 args.seed) if plan.networks else {}
+    swept_clean = clean_accuracy(images, labels, plan.degradation, plan.networks,
+                                 clean_estimates, batch_size, plan.fixed,
+                                 plan.seed) if plan.networks else {}
     if plan.run_estimator:
-        plan.table = estimator_table(values, estimates, args.degradation)
-    save_results(plan, args.fixed_parameter, swept, swept_clean)
+        plan.table = estimator_table(values, estimates, plan.degradation)
+    save_results(plan, swept, swept_clean)
     plan.correct.update(swept)
     plan.clean.update(swept_clean)
     if timings is not None:
@@ -410,29 +416,31 @@ def run_sweep(plan, args, images, labels, values):
     return plan.correct, plan.clean, plan.joins, plan.table if plan.want_table else None
 
 
-def save_results(plan, fixed, swept, swept_clean):
+def save_results(plan, swept, swept_clean):
     """Add what was classified to each folder's records; the estimator's table goes where it is
     read back, the first folder's plain record."""
     table_record = plan.records[None][0] if plan.run_estimator else None
     for folder_records in plan.records.values():
         for index, (folder, kept) in enumerate(zip(plan.folders, folder_records)):
             kept.save({key.mode: (swept[key], swept_clean.get(key), plan.joins[key],
-                                  classifier.weights_path(plan.dataset_name, key.mode, folder))
+                                  paths.classifier_path(plan.dataset_name, key.mode, folder))
                        for key in swept
-                       if key.folder == index and plan.record(key, fixed) is kept},
+                       if key.folder == index and plan.record(key, plan.fixed) is kept},
                       plan.table if kept is table_record else None)
 
 
-def sweep_folders(args, folders, dataset_name, images, labels, values, modes,
+def sweep_folders(folders, dataset_name, images, labels, values, modes, *, degradation, seed=0,
+                  fixed_parameter=None, estimator_dir=None, batch_size=512,
                   with_estimator=False):
     """Sweep the networks (of `modes`) of every folder on the same degraded images, the
     estimator once per value, reusing each folder's SweepRecord where it holds and adding to it
     what was classified. Returns correct and clean accuracy keyed by NetworkKey (folder index,
     mode), the joins, and `with_estimator` the estimator's table (estimator_table) when there
     is an est_* network or nothing else (--estimator-only), else None."""
-    plan = plan_sweep(args, folders, dataset_name, images, labels, values, modes,
-                      with_estimator)
-    return run_sweep(plan, args, images, labels, values)
+    plan = plan_sweep(folders, dataset_name, images, labels, values, modes,
+                      degradation=degradation, seed=seed, fixed_parameter=fixed_parameter,
+                      estimator_dir=estimator_dir, with_estimator=with_estimator)
+    return run_sweep(plan, images, labels, values, batch_size)
 
 
 def report_timings(timings, images_swept, network_count):

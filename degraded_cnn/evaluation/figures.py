@@ -4,10 +4,10 @@
 
 import numpy as np
 
-import data
-import degrade
-from tables import (INTERVALS, LABELS, PAPER_ESTIMATE_TABLES, PAPER_ESTIMATES, PAPER_INTERVALS,
-                    group_label, paper_key)
+from degraded_cnn import data
+from degraded_cnn.vocabulary import degradations
+from degraded_cnn.evaluation.paper import PAPER_ESTIMATE_TABLES, PAPER_ESTIMATES, PAPER_INTERVALS
+from degraded_cnn.evaluation.tables import INTERVALS, LABELS, group_label, paper_key
 
 
 def pyplot():
@@ -24,7 +24,7 @@ def save_figure(figure, path):
 
 
 def axis_name(degradation):
-    return degrade.get_degradation(degradation).axis
+    return degradations.get_degradation(degradation).axis
 
 
 def accuracy_figure(table, dataset_name, degradation, path):
@@ -54,7 +54,7 @@ def estimator_figure(table, degradation, path):
     `table`: one estimator's table, or {label: table} of several, each drawn as its mean and a
     band of +- SD."""
     plt = pyplot()
-    spec = degrade.get_degradation(degradation)
+    spec = degradations.get_degradation(degradation)
     figure, axis = plt.subplots(figsize=(5, 5))
     axis.plot([spec.low, spec.high], [spec.low, spec.high], color="grey", lw=0.8, label="truth")
     if isinstance(table, dict):

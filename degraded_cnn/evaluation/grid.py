@@ -1,5 +1,5 @@
 """Beyond the paper: the mixed degradation (Gaussian noise, then JPEG) on a two-dimensional
-sweep, every (sigma, q) pair of degrade.MIXED_SWEEP. evaluate.py --degradation mixed comes here.
+sweep, every (sigma, q) pair of vocabulary.degradations.MIXED_SWEEP (`evaluate.py grid`).
 
 The seed table (tables.seed_table) has one row per pair, so every network's mean and SD over
 seeds and every parameter-aware network's gain over the image-only one, with its interval over
@@ -21,45 +21,38 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import data
-import degrade
-import estimator
-from figures import pyplot, save_figure
-from sweeps import degraded_test_set, sweep_folders
-from tables import (ALL_PAIRS, NETWORKS, NO_VALUE, gain_text, group_label, network_groups,
-                    param_columns, seed_table, value_groups, write_csv, write_text)
+from degraded_cnn import data
+from degraded_cnn.evaluation.figures import pyplot, save_figure
+from degraded_cnn.evaluation.reports import write_report
+from degraded_cnn.predict import estimation
+from degraded_cnn.evaluation.sweeps import degraded_test_set, sweep_folders
+from degraded_cnn.evaluation.tables import (ALL_PAIRS, NETWORKS, NO_VALUE, gain_text,
+                                            group_label, network_groups, param_columns,
+                                            seed_table, value_groups)
+from degraded_cnn.vocabulary import degradations
 
-DEGRADATION = degrade.MIXED.name
-ROWS, COLUMNS = degrade.MIXED.parts  # sigma down the grids, q across
+DEGRADATION = degradations.MIXED.name
+ROWS, COLUMNS = degradations.MIXED.parts  # sigma down the grids, q across
 
 
-def evaluate_grid(args, folders, dataset_name, outputs_name, images, labels, values):
-    """The two-dimensional sweep of every network of `folders`, or with --estimator-only the
-    estimators' grid table."""
-    if args.fixed_parameter is not None or args.gate:
-        raise data.DataError("--fixed-parameter and --gate take a single degradation (jpeg, "
-                             "noise), not mixed")
-    if args.estimator_only:
-        return evaluate_estimators(args, folders, outputs_name, images, values)
-    correct, clean, joins, _ = sweep_folders(args, folders, dataset_name, images, labels, values,
-                                             NETWORKS[DEGRADATION])
+def evaluate_grid(folders, dataset_name, outputs_name, images, labels, values, *, out, seed=0,
+                  batch_size=512, estimator_dir=None):
+    """The two-dimensional sweep of every network of `folders`: <outputs_name>_mixed_grid.*"""
+    correct, clean, joins, _ = sweep_folders(
+        folders, dataset_name, images, labels, values, NETWORKS[DEGRADATION],
+        degradation=DEGRADATION, seed=seed, estimator_dir=estimator_dir, batch_size=batch_size)
     table = grid_table(values, correct, clean, network_groups(joins))
-    stem = Path(args.out) / f"{outputs_name}_{DEGRADATION}_grid"
-    write_csv(table, f"{stem}.csv")
-    markdown = grid_markdown(table, outputs_name, len(images), len(folders))
-    write_text(markdown, f"{stem}.md")
-    accuracy_maps(table, f"{stem}_accuracy.png")
-    drawn = gain_maps(table, f"{stem}_gain.png")
-    print("\n" + markdown)
-    print(f"wrote {stem.name}.csv, .md, _accuracy.png" + (", _gain.png" if drawn else "")
-          + f" in {args.out}")
+    write_report(Path(out) / f"{outputs_name}_{DEGRADATION}_grid", table,
+                 grid_markdown(table, outputs_name, len(images), len(folders)),
+                 {"_accuracy.png": lambda path: accuracy_maps(table, path),
+                  "_gain.png": lambda path: gain_maps(table, path)})
 
 
 def grid_table(values, correct, clean, groups):
     """The seed table with one row per pair, and the pair's sigma and q as columns."""
     table = seed_table(values, correct, clean, groups, DEGRADATION, None)
     pairs = {name: value for (name, _), value in zip(value_groups(values, DEGRADATION), values)}
-    for index, part in enumerate(degrade.MIXED.parts):
+    for index, part in enumerate(degradations.MIXED.parts):
         table.insert(1 + index, part, [pairs[name][index] if name in pairs else np.nan
                                        for name in table["interval"]])
     return table
@@ -178,34 +171,31 @@ def heat_maps(grids, path, what, low, high, colours):
 def estimators_here(folder, channels):
     """{name: model} of the mixed estimator (required) and the single-degradation ones that
     exist beside it, each of which reads only its own part."""
-    models = {DEGRADATION: estimator.load_estimator(DEGRADATION, folder, channels)}
-    for part in degrade.MIXED.parts:
+    models = {DEGRADATION: estimation.load_estimator(DEGRADATION, folder, channels)}
+    for part in degradations.MIXED.parts:
         try:
-            models[part] = estimator.load_estimator(part, folder, channels)
+            models[part] = estimation.load_estimator(part, folder, channels)
         except data.DataError:
             print(f"no {part} estimator in {folder}: its column is left out")
     return models
 
 
-def evaluate_estimators(args, folders, outputs_name, images, values):
-    models = estimators_here(args.estimator_dir or folders[0], images.shape[-1])
-    estimates = {name: np.zeros((len(values), len(images), degrade.parameter_count(name)))
+def evaluate_estimators(folder, outputs_name, images, values, *, out, seed=0):
+    """The estimators of `folder` on every pair: <outputs_name>_mixed_estimator.csv and .md."""
+    models = estimators_here(folder, images.shape[-1])
+    estimates = {name: np.zeros((len(values), len(images), degradations.parameter_count(name)))
                  for name in models}
     start = time.perf_counter()
     for index, value in enumerate(values):
-        degraded = degraded_test_set(images, DEGRADATION, value, args.seed)
+        degraded = degraded_test_set(images, DEGRADATION, value, seed)
         for name, model in models.items():
-            estimates[name][index] = estimator.estimate(model, degraded, name).reshape(
+            estimates[name][index] = estimation.estimate(model, degraded, name).reshape(
                 len(images), -1)
         print(f"[{index + 1:3d}/{len(values)}] {time.perf_counter() - start:6.1f}s  "
-              f"{degrade.value_text(DEGRADATION, value)}", flush=True)
+              f"{degradations.value_text(DEGRADATION, value)}", flush=True)
     table = estimator_grid_table(values, estimates)
-    stem = Path(args.out) / f"{outputs_name}_{DEGRADATION}_estimator"
-    write_csv(table, f"{stem}.csv")
-    markdown = estimator_grid_markdown(table, outputs_name, len(images))
-    write_text(markdown, f"{stem}.md")
-    print("\n" + markdown)
-    print(f"wrote {stem.name}.csv, .md in {args.out}")
+    write_report(Path(out) / f"{outputs_name}_{DEGRADATION}_estimator", table,
+                 estimator_grid_markdown(table, outputs_name, len(images)))
 
 
 def estimator_grid_table(values, estimates):
@@ -213,7 +203,7 @@ def estimator_grid_table(values, estimates):
     estimator's <part>_alone_mean and _sd, its answer for its own part."""
     table = pd.DataFrame(param_columns(DEGRADATION, values))
     for name, answers in estimates.items():
-        for index, part in enumerate(degrade.parts(name)):
+        for index, part in enumerate(degradations.parts(name)):
             mean, sd = (f"mean_{part}", f"sd_{part}") if name == DEGRADATION else \
                 (f"{part}_alone_mean", f"{part}_alone_sd")
             table[mean], table[sd] = answers[..., index].mean(axis=1), answers[..., index].std(
@@ -227,8 +217,8 @@ def estimator_grid_markdown(table, dataset_name, images):
              "estimator; 'alone' the single-degradation estimator of that parameter on the "
              "same images.", ""]
     columns = []
-    for part in degrade.MIXED.parts:
-        unit = degrade.get_degradation(part).unit
+    for part in degradations.MIXED.parts:
+        unit = degradations.get_degradation(part).unit
         columns.append((f"mixed: {unit}", f"mean_{part}", f"sd_{part}"))
         if f"{part}_alone_mean" in table:
             columns.append((f"alone: {unit}", f"{part}_alone_mean", f"{part}_alone_sd"))

@@ -3,27 +3,27 @@ stride-2 convolutions in place of max pooling and spatial dropout, and a second 
 degradation parameter, joined where `parameter_join` says (the paper's: beside the flattened
 image features, before the dense layers)."""
 import keras
+import numpy as np
+
+from degraded_cnn import data
+from degraded_cnn.vocabulary.degradations import normalize, parameter_range
+from degraded_cnn.vocabulary.recipes import DENSE_PER_WIDTH, FULL_WIDTH, JOINS
 
 
-FULL_WIDTH = 64         # features of the first block; the paper-size network
 BLOCKS = 3              # feature maps: width, 2 width, 4 width
 CONVS_PER_BLOCK = 2
 DENSE_LAYERS = 2
-DENSE_PER_WIDTH = 16    # dense units = 16 x width: 1024 at full width
 FILM_HIDDEN = 32        # units between the parameter and the FiLM gains and biases
-# Where the parameter joins the network, and the layer that tells a saved network's join.
-# dense: concatenated to the flattened image features before the dense layers (the paper's and
-# the authors' train1000 layout); input: a constant extra image channel; film: a per-feature gain
-# and bias of the first dense layer's features, set by the parameter.
-JOINS = ("dense", "input", "film")
+# The layer that tells a saved network's join (vocabulary.recipes.JOINS).
 JOIN_LAYERS = {"dense": "features_and_parameter", "input": "parameter_plane", "film": "film"}
 
 
 def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=False,
                      dropout=0.5, spatial_dropout=0.2, parameter_join="dense", parameters=1):
     """VGG-like classifier. Inputs: "image" (H, W, C) pixels 0..255 and, `with_parameter`,
-    "parameter" (`parameters`,) in degrade.normalize units (2 for the mixed degradation's
-    pair), joined as `parameter_join` says (JOINS). Output: class probabilities.
+    "parameter" (`parameters`,) in the [0, 1] units of vocabulary.degradations.normalize (2 for
+    the mixed degradation's pair), joined as `parameter_join` says (JOINS). Output: class
+    probabilities.
 
     `spatial_dropout` is the rate before the convolutions of the last block; it halves for each
     earlier block (deep features overfit most, first-layer edges least)."""
@@ -115,3 +115,31 @@ def parameter_size(model):
 
 def model_image_shape(model):
     return tuple(model.inputs[0].shape[1:])
+
+
+def model_inputs(images, params=None, degradation=None):
+    """The network's inputs: float pixels 0..255 and, given `params` in natural units (q or
+    sigma, one per image; a (sigma, q) row for mixed), the parameter in the [0, 1] units of
+    vocabulary.degradations.normalize."""
+    inputs = {"image": images.astype(np.float32)}
+    if params is not None:
+        normalized = normalize(degradation, np.clip(
+            params, *parameter_range(degradation)))
+        inputs["parameter"] = normalized.astype(np.float32).reshape(len(images), -1)
+    return inputs
+
+
+def check_images(model, images, what="images"):
+    """Raise DataError unless `images` (N, H, W, C) match the network's input shape."""
+    expected = model_image_shape(model)
+    if tuple(images.shape[1:]) != expected:
+        raise data.DataError(f"{what} are {shape_text(images.shape[1:])} but the classifier "
+                             f"takes {shape_text(expected)}")
+
+
+def shape_text(shape):
+    return f"{size_text(shape)} with {shape[2]} channel(s)"
+
+
+def size_text(shape):
+    return f"{shape[1]}x{shape[0]}"

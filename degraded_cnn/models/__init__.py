@@ -1,0 +1,1 @@
+"""The networks: the classifier, the estimator, the gate; loading and running them."""

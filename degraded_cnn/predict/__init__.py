@@ -1,0 +1,1 @@
+"""The networks in use on images and files: estimates and classes."""

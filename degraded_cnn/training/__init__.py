@@ -1,0 +1,1 @@
+"""Training: the resumable loop, the classifier's batches, the estimator's patches."""

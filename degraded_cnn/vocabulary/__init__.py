@@ -1,0 +1,1 @@
+"""The paper's vocabulary, defined once: degradations, modes, recipes."""
