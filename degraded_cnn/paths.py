@@ -2,15 +2,28 @@
 and their logs, class names, gates, sweep records, and the cache outside the work tree.
 
 Paths are found from the package, not from the working directory, so every script and the
-Python API work from any folder. The weights folder is the project's `weights/` (beside this
-package in a clone or an editable install); $DEGRADED_CNN_WEIGHTS points elsewhere.
+Python API work from any folder. The weights folder is the project's `weights/` beside this
+package (a clone, or an editable install of one), else the copy of the shipped networks that
+`pip install .` puts in <prefix>/share/degraded-cnn/weights; $DEGRADED_CNN_WEIGHTS points
+elsewhere.
 """
 import os
+import sys
 from pathlib import Path
 
 # The project: the folder that holds this package (a clone, or an editable install of one).
 ROOT = Path(__file__).resolve().parent.parent
-WEIGHTS_DIR = Path(os.environ.get("DEGRADED_CNN_WEIGHTS", ROOT / "weights"))
+INSTALLED_WEIGHTS = Path(sys.prefix) / "share" / "degraded-cnn" / "weights"
+
+
+def _weights_dir():
+    if "DEGRADED_CNN_WEIGHTS" in os.environ:
+        return Path(os.environ["DEGRADED_CNN_WEIGHTS"])
+    beside = ROOT / "weights"
+    return beside if beside.is_dir() or not INSTALLED_WEIGHTS.is_dir() else INSTALLED_WEIGHTS
+
+
+WEIGHTS_DIR = _weights_dir()
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # --predict without --dataset uses the best networks that ship: trained on all 50,000 CIFAR-10
 # training images (stored as JPEG quality 75).

@@ -17,7 +17,6 @@ import pytest
 from PIL import Image
 
 import classifier
-import estimator
 from degraded_cnn import data, paths
 from degraded_cnn.models import classifier as classifier_network
 from degraded_cnn.models import estimator as estimator_network

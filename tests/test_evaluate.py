@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import classifier
-import estimator
 import evaluate
 from degraded_cnn import paths
 from degraded_cnn.evaluation import figures

@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 
 import classifier
-import estimator
 import evaluate
 from conftest import random_npz
 from degraded_cnn import data

@@ -4,8 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import classifier
-import estimator
 import evaluate
 from conftest import random_npz
 from degraded_cnn import image_ops

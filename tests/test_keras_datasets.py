@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import classifier
-import estimator
 import evaluate
 from degraded_cnn import data
 from degraded_cnn import paths
@@ -22,7 +21,6 @@ from degraded_cnn.models import classifier as classifier_network
 from degraded_cnn.models import estimator as estimator_network
 from degraded_cnn.predict import classification
 from degraded_cnn.predict import estimation
-from degraded_cnn.vocabulary import degradations
 
 REPO_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TRAIN = ["--width", "2", "--epochs", "1", "--batch-size", "8", "--val-fraction", "0.25",

@@ -9,8 +9,7 @@ from PIL import Image
 
 from degraded_cnn import data, paths
 from degraded_cnn.models.classifier import (check_images, has_parameter_input, model_image_shape,
-                                            model_inputs, parameter_size, shape_text,
-                                            size_text)
+                                            model_inputs, parameter_size, size_text)
 from degraded_cnn.models.gate import load_gate
 from degraded_cnn.models.inference import infer, load_model
 from degraded_cnn.predict import estimation
@@ -80,38 +79,61 @@ def fit_to_network(image, shape):
     return np.asarray(resized).reshape(shape)
 
 
+class Classifier:
+    """The network of `mode` trained on `dataset` (default: the shipped networks,
+    paths.PREDICT_DATASET), with its class names and, for an est_* mode, its estimator."""
+
+    def __init__(self, mode, dataset=None, weights_dir=paths.WEIGHTS_DIR, estimator_dir=None):
+        self.mode, self.spec = mode, get_mode(mode)
+        name = data.dataset_name(dataset or paths.PREDICT_DATASET)
+        self.model = load_classifier(name, mode, weights_dir)
+        self.shape = model_image_shape(self.model)
+        self.estimator = estimation.load_estimator(
+            self.spec.degradation, estimator_dir or weights_dir, self.shape[-1]) \
+            if self.spec.needs_estimator else None
+        self.names = read_class_names(name, self.model.outputs[0].shape[-1], weights_dir, dataset)
+
+    def classify(self, photos, param=None, seed=0):
+        """(probabilities (N, classes), the parameter each photo's network was told or None,
+        each photo's own estimate at full resolution where it was resized, else None) of uint8
+        photos (H, W, C) of any size; `param`: the true parameter(s) of a known_* mode, one for
+        all photos or one per photo."""
+        if self.spec.told_truth and param is None:
+            raise ValueError(f"mode {self.mode} takes the true parameter: give it with --param")
+        images = np.stack([fit_to_network(photo, self.shape) for photo in photos])
+        # The classifier is told the parameter of the image it sees, so it is estimated after
+        # resizing; resizing a large photo also smooths away much of its degradation, so the
+        # photo's own estimate, at full resolution, is kept beside it.
+        degradation = self.spec.degradation
+        true_params = check_params(degradation, param[0] if len(param) == 1 else param,
+                                   len(images)) if self.spec.told_truth else None
+        params = fed_parameters(self.spec, true_params, images, np.random.default_rng(seed),
+                                self.estimator)
+        probabilities = predict_probabilities(self.model, images, params, degradation)
+        own = [estimation.estimate(self.estimator, photo[None], degradation)[0]
+               if self.estimator is not None and photo.shape != self.shape else None
+               for photo in photos]
+        return probabilities, [None] * len(photos) if params is None else list(params), own
+
+    def top(self, probabilities, count=None):
+        """[(class name, probability)] of the `count` (TOP_CLASSES) most probable classes."""
+        order = np.argsort(probabilities)[::-1][:count or TOP_CLASSES]
+        return [(self.names[c], float(probabilities[c])) for c in order]
+
+
 def classify_files(files, mode, dataset=None, weights_dir=paths.WEIGHTS_DIR, estimator_dir=None,
                    param=None, seed=0):
-    """Print the top classes of each image file by the network of `mode` trained on `dataset`
-    (default: the shipped networks, paths.PREDICT_DATASET); `param`: the true parameter(s) of a
-    known_* mode, one for all files or one per file."""
-    spec = get_mode(mode)
-    if spec.told_truth and param is None:
-        raise ValueError(f"mode {mode} takes the true parameter: give it with --param")
-    name = data.dataset_name(dataset or paths.PREDICT_DATASET)
-    model = load_classifier(name, mode, weights_dir)
-    shape = model_image_shape(model)
-    estimator_model = estimation.load_estimator(spec.degradation, estimator_dir or weights_dir,
-                                                shape[-1]) if spec.needs_estimator else None
-    names = read_class_names(name, model.outputs[0].shape[-1], weights_dir, dataset)
-    photos, images = read_photos(files, shape,
-                                 spec.degradation if spec.needs_estimator else None)
-    # The classifier is told the parameter of the image it sees, so it is estimated after
-    # resizing; resizing a large photo also smooths away much of its degradation, so the
-    # photo's own estimate, at full resolution, is printed beside it.
-    true_params = check_params(spec.degradation, param[0] if len(param) == 1 else param,
-                               len(images)) if spec.told_truth else None
-    params = fed_parameters(spec, true_params, images, np.random.default_rng(seed),
-                            estimator_model)
-    probabilities = predict_probabilities(model, images, params, spec.degradation)
-    for path, photo, probability, value in zip(files, photos, probabilities,
-                                               params if params is not None else
-                                               [None] * len(photos)):
-        own = estimation.estimate(estimator_model, photo[None], spec.degradation)[0] \
-            if spec.needs_estimator and photo.shape != shape else None
-        told = parameter_text(spec.told, spec.degradation, value, photo.shape, shape, own) \
-            if value is not None else ""
-        print(describe(path, probability, names, told))
+    """Print the top classes of each image file by the network of `mode` (Classifier)."""
+    network = Classifier(mode, dataset, weights_dir, estimator_dir)
+    spec = network.spec
+    photos = read_photos(files, network.shape[-1],
+                         spec.degradation if spec.needs_estimator else None)
+    probabilities, told, own = network.classify(photos, param, seed)
+    for path, photo, probability, value, photo_own in zip(files, photos, probabilities, told,
+                                                          own):
+        text = parameter_text(spec.told, spec.degradation, value, photo.shape, network.shape,
+                              photo_own) if value is not None else ""
+        print(describe(path, network.top(probability), text))
 
 
 def classify_gated_files(files, mode, dataset=None, weights_dir=paths.WEIGHTS_DIR,
@@ -131,31 +153,34 @@ def classify_gated_files(files, mode, dataset=None, weights_dir=paths.WEIGHTS_DI
     estimator_model = estimation.load_estimator(spec.degradation, estimator_dir or weights_dir,
                                                 shape[-1])
     names = read_class_names(name, degraded.outputs[0].shape[-1], weights_dir, dataset)
-    photos, images = read_photos(files, shape, spec.degradation)
+    photos = read_photos(files, shape[-1], spec.degradation)
+    images = np.stack([fit_to_network(photo, shape) for photo in photos])
     levels = estimation.estimate(estimator_model, images, spec.degradation)
     probabilities = fitted.mix(levels, predict_probabilities(clean, images),
                                predict_probabilities(degraded, images))
     for path, photo, probability, level, weight in zip(files, photos, probabilities,
                                                        levels, fitted.weight(levels)):
         told = parameter_text("estimated", spec.degradation, level, photo.shape, shape)
-        print(describe(path, probability, names,
+        top = np.argsort(probability)[::-1][:TOP_CLASSES]
+        print(describe(path, [(names[c], probability[c]) for c in top],
                        f"{told}; weight of the clean-trained network {weight:.2f}"))
 
 
-def read_photos(paths, shape, degradation=None):
-    """The images at `paths` as read, and stacked at the network's input `shape`; for a noise
-    `degradation`, a warning for each colour-subsampled JPEG, whose noise reads too low."""
-    photos = [data.read_image(path, shape[-1]) for path in paths]
-    for path in paths if degradation else ():
-        if warning := estimation.colour_noise_warning(path, degradation, shape[-1]):
+def read_photos(files, channels, degradation=None):
+    """The images of `files` with `channels` channels; for a noise `degradation`, a warning for
+    each colour-subsampled JPEG, whose noise reads too low."""
+    photos = [data.read_image(path, channels) for path in files]
+    for path in files if degradation else ():
+        if warning := estimation.colour_noise_warning(path, degradation, channels):
             print(warning, file=sys.stderr)
-    return photos, np.stack([fit_to_network(photo, shape) for photo in photos])
+    return photos
 
 
-def describe(path, probabilities, names, told=""):
-    """One image's answer: its path, `told` (parameter_text) and its top classes."""
-    top = np.argsort(probabilities)[::-1][:TOP_CLASSES]
-    lines = [f"  {rank}. {names[c]:<16} {probabilities[c]:.3f}" for rank, c in enumerate(top, 1)]
+def describe(path, top, told=""):
+    """One image's answer: its path, `told` (parameter_text) and its top [(class,
+    probability)]."""
+    lines = [f"  {rank}. {name:<16} {probability:.3f}"
+             for rank, (name, probability) in enumerate(top, 1)]
     return "\n".join([f"{path}: {told}" if told else f"{path}", *lines])
 
 
