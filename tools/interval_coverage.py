@@ -13,6 +13,13 @@ model with those components and reports how often each 95% interval holds the tr
 once with the fitted components, and once with a seed component as large as the per-seed gains'
 variance (nothing deducted for the interaction), where a component held at 0 may hide one.
 `--out` writes the table as Markdown.
+
+`--grid` instead simulates the settings where a seed component is hard to see: seed SD 0 to
+0.02, 3 and 5 seeds, the subset's 1017 test images, with the image and interaction SDs the
+committed studies show (image 0 or 0.05, interaction 0.3), and reports each setting's coverage
+and mean width (plots/intervals/coverage_grid.md):
+
+    python tools/interval_coverage.py --grid --out plots/intervals/coverage_grid.md
 """
 import argparse
 import sys
@@ -79,6 +86,30 @@ def simulate(components, seeds, images, count, rng):
     return {name: (held[name] / count, float(np.mean(widths[name]))) for name in held}
 
 
+GRID_SEED_SDS = (0.0, 0.005, 0.01, 0.015, 0.02)
+GRID_SEEDS = (3, 5)
+GRID_IMAGES = 1017
+# (SD image, SD interaction) of the committed tables: the image component is mostly estimated
+# at 0, the interaction at 0.28-0.38 (plots/intervals/cifar10-subset_*_coverage.md).
+GRID_SPREADS = ((0.0, 0.3), (0.05, 0.3))
+
+
+def coverage_grid(count, rng):
+    """Markdown rows: the two-way interval's coverage and mean width in every grid setting."""
+    lines = ["| seeds | SD seed | SD image | SD interaction | coverage | mean width |",
+             "|---|---|---|---|---|---|"]
+    for seeds in GRID_SEEDS:
+        for seed_sd in GRID_SEED_SDS:
+            for image_sd, interaction_sd in GRID_SPREADS:
+                components = {"seed": seed_sd ** 2, "image": image_sd ** 2,
+                              "interaction": interaction_sd ** 2}
+                held, width = simulate(components, seeds, GRID_IMAGES, count, rng)["two-way"]
+                lines.append(f"| {seeds} | {seed_sd:.3f} | {image_sd:.2f} | "
+                             f"{interaction_sd:.2f} | {held:.3f} | {width:.4f} |")
+                print(lines[-1], flush=True)
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
@@ -89,8 +120,16 @@ def main(argv=None):
     parser.add_argument("--simulations", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0, help="of the simulation")
     parser.add_argument("--out", help="also write the table to this Markdown file")
+    parser.add_argument("--grid", action="store_true",
+                        help="simulate the grid of seed SDs and seed counts instead")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
+    if args.grid:
+        lines = [f"Coverage of the 95% interval of a gain over seeds and test images "
+                 f"(statistics.gain_interval, paired), {args.simulations} simulated tables per "
+                 f"row, true gain 0; `python tools/interval_coverage.py --grid --simulations "
+                 f"{args.simulations}`.", "", *coverage_grid(args.simulations, rng)]
+        return write_lines(lines, args.out)
     gains = gain_tables(args.dataset, args.degradation, args.weights, args.estimator_dir)
     lines = [f"Gain over the image-only twin per {args.degradation} interval, "
              f"{args.simulations} simulated tables per row; "
@@ -120,8 +159,12 @@ def main(argv=None):
                 f"{large['two-way'][0]:.3f} | {large['main effects'][0]:.3f} |")
         print(line, flush=True)
         lines.append(line)
-    if args.out:
-        with data.atomic_output(args.out) as temporary:
+    write_lines(lines, args.out)
+
+
+def write_lines(lines, path):
+    if path:
+        with data.atomic_output(path) as temporary:
             Path(temporary).write_text("\n".join(lines) + "\n")
 
 

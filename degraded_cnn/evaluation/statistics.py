@@ -4,9 +4,10 @@ interval of a gain over seeds and test images.
 A gain of one network over its twin varies with the training (seed) and with the test images
 drawn. Over S seeds and I test images, the per-seed, per-image gain d[s, i] follows a two-way
 random-effects model, d = mu + a_s + b_i + e_si (seed, image and their interaction), and the mean
-gain has variance var(a)/S + var(b)/I + var(e)/(S I). Each component is estimated from the mean
-squares of the two-way layout (the ANOVA estimates, each held at >= 0), and the interval uses
-Student's t with Satterthwaite's degrees of freedom, near S - 1 when the seeds dominate.
+gain has variance var(a)/S + var(b)/I + var(e)/(S I), estimated from the mean squares of the
+two-way layout (mean_variance). The interval uses Student's t with Satterthwaite's degrees of
+freedom, in which the seed mean square always counts with its S - 1: near S - 1 unless the
+images' own spread dominates.
 """
 import numpy as np
 
@@ -71,24 +72,26 @@ def variance_components(table):
 
 def mean_variance(table):
     """The variance of the table's grand mean under the random-effects model, and its
-    Satterthwaite degrees of freedom, as (variance, df): a linear combination of the mean
-    squares, from which a component held at 0 drops out."""
+    Satterthwaite degrees of freedom, as (variance, df).
+
+    var(a)/S + var(b)/I + var(e)/(S I) = [MS_seed + (MS_image - MS_interaction)] / (S I). The
+    seed part MS_seed / (S I) is floored at MS_interaction / (S I), the least its expectation
+    can be, and always carries the seeds' S - 1 degrees of freedom: a seed mean square that
+    comes out small says little with a few seeds, and must not hand the interval the images'
+    degrees of freedom (which an estimate held at zero and dropped would). The image part,
+    held at >= 0, carries its own, by Satterthwaite's rule for a difference of mean squares."""
     squares = mean_squares(table)
     seeds, images = np.shape(table)
     scale = 1.0 / (seeds * images)
-    # var(a)/S + var(b)/I + var(e)/(S I) = [MS_seed + MS_image - MS_interaction] / (S I) when
-    # neither main effect is held at 0.
-    weights = {"seed": 0.0, "image": 0.0, "interaction": scale}
-    for effect in ("seed", "image"):
-        if squares[effect][0] > squares["interaction"][0]:
-            weights[effect] += scale
-            weights["interaction"] -= scale
-    variance = sum(weights[key] * squares[key][0] for key in weights)
-    spread = sum((weights[key] * squares[key][0]) ** 2 / squares[key][1]
-                 for key in weights if weights[key] and squares[key][1])
+    interaction, interaction_df = squares["interaction"]
+    image, image_df = squares["image"]
+    seed_part = max(squares["seed"][0], interaction) * scale
+    image_part = max(image - interaction, 0.0) * scale
+    spread = seed_part ** 2 / max(seeds - 1, 1)
+    if image_part > 0:
+        spread += (image * scale) ** 2 / image_df + (interaction * scale) ** 2 / interaction_df
+    variance = seed_part + image_part
     df = variance ** 2 / spread if spread > 0 else max(seeds - 1, 1)
-    # Satterthwaite's df falls below 1 when a main effect barely exceeds the interaction (its
-    # negative weight cancels it); t on 1 df, the widest the table holds, stays conservative.
     return variance, max(df, 1.0)
 
 
