@@ -27,7 +27,7 @@ from degraded_cnn.vocabulary.modes import MODES
 
 # classifier.py's flags that are not arguments of training.classifier.train.
 NOT_TRAINING = ("recipe", "predict", "param", "gate", "rotation", "shift", "zoom", "shear",
-                "no_flip")
+                "no_flip", "output", "verbose")
 
 
 def train(args):
@@ -41,13 +41,16 @@ def train(args):
 
 
 def predict(args):
+    """Classify the photos of --predict; the exit status (2 if any photo failed)."""
+    cli.import_backend(args.verbose)
     from degraded_cnn.predict import classification
     where = dict(dataset=args.dataset, weights_dir=args.weights_dir,
                  estimator_dir=args.estimator_dir)
     if args.gate:
-        return classification.classify_gated_files(args.predict, args.mode, **where)
-    return classification.classify_files(args.predict, args.mode, param=args.param, seed=args.seed,
-                                         **where)
+        classification.classify_gated_files(args.predict, args.mode, **where)
+        return 0
+    return classification.classify_files(args.predict, args.mode, param=args.param,
+                                         seed=args.seed, output=args.output, **where)
 
 
 def build_parser():
@@ -73,8 +76,14 @@ def build_parser():
                         "weights/)")
     parser.add_argument("--estimator-dir", help="where the estimator of the est_* modes lives, "
                         "if not in --weights-dir (several seeds' folders share one estimator)")
-    parser.add_argument("--predict", nargs="+", metavar="IMAGE",
-                        help="classify these images instead of training")
+    parser.add_argument("--predict", nargs="+", metavar="PHOTO",
+                        help="classify these photos instead of training: files, folders "
+                        "(searched recursively) or quoted patterns ('photos/*.jpg')")
+    parser.add_argument("--output", metavar="FILE",
+                        help="with --predict: one row per photo in this .csv or .json (path, "
+                        "width, height, parameter, class_k and p_k of the top classes, error)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the backend's start-up log lines")
     parser.add_argument("--param", type=float, nargs="+", metavar="VALUE",
                         help="with --predict in a known_* mode: the true QF or noise sigma of "
                         "the images (known_pair: sigma and q)")
@@ -146,7 +155,13 @@ def main(argv=None):
         parser.error("--param needs --predict")
     if args.gate and not args.predict:
         parser.error("--gate needs --predict")
-    return cli.run(parser.prog, lambda: (predict if args.predict else train)(args))
+    if args.output and not args.predict:
+        parser.error("--output needs --predict")
+    if args.predict:
+        status = []
+        return cli.run(parser.prog, lambda: status.append(predict(args))) or status[0]
+    cli.import_backend(args.verbose)
+    return cli.run(parser.prog, lambda: train(args))
 
 
 if __name__ == "__main__":

@@ -22,35 +22,105 @@ from degraded_cnn import cli, paths
 from degraded_cnn.vocabulary import recipes
 from degraded_cnn.vocabulary.degradations import DEGRADATIONS
 
+PROG = "estimator.py"
 # estimator.py's flags that are not arguments of training.estimator.train.
-NOT_TRAINING = ("predict", "map", "train_dir")
+NOT_TRAINING = ("predict", "map", "train_dir", "output", "max_pixels", "verbose")
 
 
-def predict_files(images, degradation, weights_dir, map_path=None):
-    """Print the estimate of each image file, "34.25" or "sigma 10.20  q 34.25" for mixed; with
-    `map_path`, save each one's heat map there (suffixed by the image's name if several)."""
-    from degraded_cnn import data
+def predict_files(inputs, degradation, weights_dir, map_path=None, output=None, max_pixels=None,
+                  verbose=False):
+    """Estimate every photo that `inputs` names (files, folders, patterns): one line per photo
+    on stdout ("photo.jpg<TAB>34.25", or "sigma 10.20  q 34.25" for mixed, then the file's own
+    q and any note), a row per photo in `output` (.csv or .json), a heat map per photo in the
+    folder `map_path` (or, as before, at the image file name `map_path`). A photo that cannot
+    be read gets its error in its row and on stderr, and the others go on; returns the exit
+    status, 2 if any failed."""
+    from degraded_cnn.predict import photos
+    photos.check_writable(output)
+    cli.import_backend(verbose)
     from degraded_cnn.predict import estimation
-    from degraded_cnn.predict.heat_map import save_heat_map
-    from degraded_cnn.vocabulary.degradations import value_text
+    from degraded_cnn.vocabulary.degradations import parts
+    check_shipped(degradation, weights_dir)
     models = {}
-    for path in images:
-        image = data.read_image(path)
-        channels = image.shape[-1]
-        if warning := estimation.colour_noise_warning(path, degradation, channels):
-            print(warning, file=sys.stderr)
+
+    def load_model(channels):
         if channels not in models:
             models[channels] = estimation.load_estimator(degradation, weights_dir, channels)
-        model = models[channels]
-        estimation.check_channels(model, image[None], what=str(path))
-        # One pass gives both the map and, as its mean, the estimate.
-        normalized_map = estimation.estimate_maps(model, image[None])[0]
-        value = estimation.to_natural(degradation, normalized_map.mean(axis=(0, 1)))
-        print(f"{path}\t{value_text(degradation, value, '.2f', '  ')}")
-        if map_path:
-            target = map_path if len(images) == 1 else \
-                Path(map_path).with_stem(f"{Path(map_path).stem}_{Path(path).stem}")
-            save_heat_map(target, image, normalized_map, degradation, value)
+        return models[channels]
+
+    load_model(3)  # a missing estimator is one error for the run, not one for every photo
+    found = photos.expand(inputs)
+    progress, rows, failed = photos.Progress(len(found)), [], 0
+    for done, (path, error) in enumerate(found, 1):
+        progress.show(done, path)
+        row = {"path": str(path), "error": error}
+        try:
+            if error is None:
+                row, estimate, image = photos.estimate_file(
+                    path, degradation, load_model, keep_map=map_path is not None,
+                    max_pixels=max_pixels)
+                if map_path is not None:
+                    save_map(map_path, path, image, estimate, degradation, len(found))
+        except (ValueError, OSError) as problem:
+            row = {"path": str(path), "error": str(problem)}
+        rows.append(row)
+        if row.get("error"):
+            failed += 1
+            photos.report_error(PROG, path, row["error"], progress)
+        else:
+            print(result_line(row, degradation), flush=True)
+    progress.close()
+    if output:
+        units = [get_unit(part) for part in parts(degradation)]
+        photos.write_rows(rows, output, ["path", "width", "height", *units, "file_q",
+                                         "file_q_exact", "share", "note", "error"])
+        print(f"wrote {len(rows)} row(s) to {output}", file=sys.stderr)
+    return cli.USER_ERROR if failed else 0
+
+
+def get_unit(name):
+    from degraded_cnn.vocabulary.degradations import get_degradation
+    return get_degradation(name).unit
+
+
+def result_line(row, degradation):
+    """"photo.jpg<TAB>34.25" ("sigma 10.20  q 34.25" for mixed), then the file's q and notes."""
+    from degraded_cnn.vocabulary.degradations import parts
+    units = [get_unit(part) for part in parts(degradation)]
+    value = f"{row[units[0]]:.2f}" if len(units) == 1 else \
+        "  ".join(f"{unit} {row[unit]:.2f}" for unit in units)
+    extra = []
+    if row.get("file_q") is not None:
+        extra.append(f"file q {row['file_q']}" + ("" if row["file_q_exact"] else
+                                                  " (custom tables: nearest)"))
+    if row["share"] < 1:
+        extra.append(f"read {row['share']:.0%} of the pixels (--max-pixels)")
+    if row["note"]:
+        extra.append(row["note"])
+    return "\t".join([row["path"], value, *extra])
+
+
+def save_map(map_path, path, image, estimate, degradation, count):
+    """The heat map of one photo: in the folder `map_path`, or at the image file name
+    `map_path` (its stem suffixed by the photo's when there are several photos)."""
+    from degraded_cnn.predict.heat_map import save_heat_map
+    target = Path(map_path)
+    if target.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf", ".svg"):
+        target = target / f"{Path(path).stem}_map.png"
+    elif count > 1:
+        target = target.with_stem(f"{target.stem}_{Path(path).stem}")
+    save_heat_map(target, image, estimate.normalized_map, degradation, estimate.value,
+                  announce=False)
+
+
+def check_shipped(degradation, weights_dir):
+    """A degradation with no estimator in the shipped weights folder says so plainly."""
+    from degraded_cnn import data
+    if Path(weights_dir) == paths.WEIGHTS_DIR and \
+            not paths.estimator_path(degradation, weights_dir).is_file():
+        raise data.DataError(f"no {degradation} estimator ships (none is in {weights_dir}); "
+                             f"train one with `python estimator.py --degradation {degradation} "
+                             "--train-dir FOLDER`")
 
 
 def train(args):
@@ -69,9 +139,21 @@ def build_parser():
     parser.add_argument("--degradation", default="jpeg", choices=list(DEGRADATIONS))
     parser.add_argument("--weights-dir", default=str(paths.WEIGHTS_DIR),
                         help="where the estimators live (default: the shipped weights/)")
-    parser.add_argument("--predict", nargs="+", metavar="IMAGE",
-                        help="estimate the parameter of these images instead of training")
-    parser.add_argument("--map", help="with --predict: save the per-pixel map as a heat map")
+    parser.add_argument("--predict", nargs="+", metavar="PHOTO",
+                        help="estimate the parameter of these photos instead of training: files, "
+                        "folders (searched recursively for image files) or quoted patterns "
+                        "('photos/*.jpg'); a JPEG file's own q is read from its tables beside")
+    parser.add_argument("--map", metavar="DIR",
+                        help="with --predict: save each photo's per-pixel map as a heat map in "
+                        "this folder (or at this .png, for one photo)")
+    parser.add_argument("--output", metavar="FILE",
+                        help="with --predict: write one row per photo to this .csv or .json "
+                        "(path, width, height, the estimate, file_q, share, note, error)")
+    parser.add_argument("--max-pixels", type=int, metavar="N",
+                        help="with --predict: read an even sample of tiles of about N pixels "
+                        "of each photo instead of all of them (faster; says so)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the backend's start-up log lines")
     training_group = parser.add_argument_group("training")
     training_group.add_argument("--train-dir", nargs="+", metavar="DIR",
                                 help="folders of clean images (PNG, BMP, TIFF) to cut patches "
@@ -121,9 +203,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.map and not args.predict:
         parser.error("--map needs --predict")
+    if (args.output or args.max_pixels) and not args.predict:
+        parser.error("--output and --max-pixels need --predict")
+    if args.max_pixels and args.map:
+        parser.error("--map draws the whole photo: leave out --max-pixels")
     if args.predict:
-        return cli.run(parser.prog, lambda: predict_files(args.predict, args.degradation,
-                                                          args.weights_dir, args.map))
+        status = []
+        code = cli.run(parser.prog, lambda: status.append(predict_files(
+            args.predict, args.degradation, args.weights_dir, args.map, args.output,
+            args.max_pixels, args.verbose)))
+        return code or status[0]
+    cli.import_backend(args.verbose)
     return cli.run(parser.prog, lambda: train(args))
 
 

@@ -1,5 +1,6 @@
 """The command-line convention of every script: a user's mistake (bad data or parameter, missing
 or unreadable file) is one `error:` line on stderr with exit status 2, never a traceback."""
+import contextlib
 import os
 import sys
 
@@ -29,3 +30,29 @@ def run(prog, task):
         print(f"{prog}: interrupted", file=sys.stderr)
         return INTERRUPTED
     return 0
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Send file descriptor 2 (where C++ libraries log) to /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_backend(verbose=False):
+    """Import Keras and its backend now, before any work: the backend's start-up log lines
+    (TensorFlow's C++ logging, which no Python setting silences) are hidden unless `verbose`."""
+    if verbose:
+        import keras  # noqa: F401
+        return
+    with quiet_stderr():
+        import keras  # noqa: F401
+

@@ -251,8 +251,9 @@ def test_predict_prints_estimates_and_map(tmp_path):
                  cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
-    assert [name for name, _ in lines] == ["a.png", "b.jpg"]
-    assert all(1 <= float(value) <= 100 for _, value in lines)
+    assert [fields[0] for fields in lines] == ["a.png", "b.jpg"]
+    assert all(1 <= float(fields[1]) <= 100 for fields in lines)
+    assert lines[1][2] == "file q 30"  # the JPEG file's own quality factor, from its tables
     assert (tmp_path / "m_a.png").exists() and (tmp_path / "m_b.png").exists()
 
 
@@ -340,7 +341,7 @@ def test_shipped_noise_estimator_misses_the_noise_of_a_subsampled_jpeg(tmp_path)
     result = run("--degradation", "noise", "--weights-dir", REPO / "weights", "--predict",
                  *names["subsampled"], *names["full"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    read = dict(line.split("\t") for line in result.stdout.splitlines() if "\t" in line)
+    read = dict(line.split("\t")[:2] for line in result.stdout.splitlines() if "\t" in line)
     assert np.mean([float(read[name]) for name in names["subsampled"]]) < 20
     assert abs(np.mean([float(read[name]) for name in names["full"]]) - 50) < 4
     assert result.stderr.count("subsampled colour") == len(noisy)

@@ -12,7 +12,7 @@ from degraded_cnn.models.classifier import (check_images, has_parameter_input, m
                                             model_inputs, parameter_size, size_text)
 from degraded_cnn.models.gate import load_gate
 from degraded_cnn.models.inference import infer, load_model
-from degraded_cnn.predict import estimation
+from degraded_cnn.predict import estimation, photos
 from degraded_cnn.training.batches import fed_parameters
 from degraded_cnn.vocabulary.degradations import check_params, get_degradation
 from degraded_cnn.vocabulary.modes import get_mode, image_only_modes, parameter_count
@@ -110,7 +110,7 @@ class Classifier:
         params = fed_parameters(self.spec, true_params, images, np.random.default_rng(seed),
                                 self.estimator)
         probabilities = predict_probabilities(self.model, images, params, degradation)
-        own = [estimation.estimate(self.estimator, photo[None], degradation)[0]
+        own = [estimation.estimate_photo(self.estimator, photo, degradation).value
                if self.estimator is not None and photo.shape != self.shape else None
                for photo in photos]
         return probabilities, [None] * len(photos) if params is None else list(params), own
@@ -121,19 +121,54 @@ class Classifier:
         return [(self.names[c], float(probabilities[c])) for c in order]
 
 
-def classify_files(files, mode, dataset=None, weights_dir=paths.WEIGHTS_DIR, estimator_dir=None,
-                   param=None, seed=0):
-    """Print the top classes of each image file by the network of `mode` (Classifier)."""
+def classify_files(inputs, mode, dataset=None, weights_dir=paths.WEIGHTS_DIR, estimator_dir=None,
+                   param=None, seed=0, output=None, prog="classifier.py"):
+    """Print the top classes of every photo that `inputs` names (files, folders, patterns) by
+    the network of `mode` (Classifier); `param`: the true parameter(s) of a known_* mode, one
+    for all photos or one per photo. A row per photo in `output` (.csv or .json: path, width,
+    height, the parameter told, class_k and p_k of the top classes, error). A photo that cannot
+    be read gets its error, and the others go on; returns the exit status, 2 if any failed."""
+    photos.check_writable(output)
+    spec = get_mode(mode)
+    if spec.told_truth and param is None:
+        raise ValueError(f"mode {mode} takes the true parameter: give it with --param")
     network = Classifier(mode, dataset, weights_dir, estimator_dir)
-    spec = network.spec
-    photos = read_photos(files, network.shape[-1],
-                         spec.degradation if spec.needs_estimator else None)
-    probabilities, told, own = network.classify(photos, param, seed)
-    for path, photo, probability, value, photo_own in zip(files, photos, probabilities, told,
-                                                          own):
-        text = parameter_text(spec.told, spec.degradation, value, photo.shape, network.shape,
-                              photo_own) if value is not None else ""
-        print(describe(path, network.top(probability), text))
+    found = photos.expand(inputs)
+    width = parameter_count(mode) or 1
+    if param is not None and len(param) not in (width, width * len(found)):
+        what = "a (sigma, q) pair" if width == 2 else "one number"
+        raise data.DataError(f"--param: mode {mode} takes {what} per image: give {width} for all "
+                             f"{len(found)} photo(s), or {width} for each")
+    progress, rows = photos.Progress(len(found)), []
+    for index, (path, error) in enumerate(found):
+        progress.show(index + 1, path)
+        try:
+            if error is not None:
+                raise data.DataError(error)
+            photo = read_photos([path], network.shape[-1],
+                                spec.degradation if spec.needs_estimator else None)[0]
+            given = None if param is None else \
+                (param if len(param) == width else param[index * width:(index + 1) * width])
+            probabilities, told, own = network.classify([photo], given, seed)
+            top = network.top(probabilities[0])
+            text = parameter_text(spec.told, spec.degradation, told[0], photo.shape,
+                                  network.shape, own[0]) if told[0] is not None else ""
+            print(describe(path, top, text), flush=True)
+            rows.append({"path": str(path), "width": photo.shape[1], "height": photo.shape[0],
+                         "parameter": None if told[0] is None else number_text(told[0]),
+                         **{f"class_{k}": name for k, (name, _) in enumerate(top, 1)},
+                         **{f"p_{k}": round(p, 4) for k, (_, p) in enumerate(top, 1)}})
+        except (ValueError, OSError) as problem:
+            rows.append({"path": str(path), "error": str(problem)})
+            photos.report_error(prog, path, str(problem), progress)
+    progress.close()
+    if output:
+        ranks = range(1, TOP_CLASSES + 1)
+        photos.write_rows(rows, output, ["path", "width", "height", "parameter",
+                                         *(f"{kind}_{k}" for k in ranks
+                                           for kind in ("class", "p")), "error"])
+        print(f"wrote {len(rows)} row(s) to {output}", file=sys.stderr)
+    return 2 if any(row.get("error") for row in rows) else 0
 
 
 def classify_gated_files(files, mode, dataset=None, weights_dir=paths.WEIGHTS_DIR,

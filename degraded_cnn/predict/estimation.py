@@ -1,11 +1,14 @@
 """The estimator in use: find and load the shipped network, and estimate the parameter of uint8
 images, per pixel (a map) and per image (the map's spatial mean, in natural units)."""
+import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from degraded_cnn import data, paths
+from degraded_cnn.models.estimator import receptive_field
 from degraded_cnn.models.inference import infer, load_model
 from degraded_cnn.vocabulary.degradations import (GRAY_AS_RGB, denormalize, parameter_count,
                                                   parameter_range)
@@ -15,6 +18,12 @@ from degraded_cnn.vocabulary.degradations import (GRAY_AS_RGB, denormalize, para
 # has from 2^14 to 2^18 pixels on a 2-core CPU (bench.py, estimator inference rows).
 INFERENCE_PIXELS = 2 ** 17
 PREDICT_LOCK = threading.Lock()
+# A photo's map is estimated tile by tile: TILE x TILE pixels of map from each tile, which the
+# network sees with a margin of its receptive field's radius around it, so that the stitched
+# map equals the whole image's (up to float rounding) and memory stays that of one tile,
+# whatever the photo's size (tools/bench_photos.py).
+TILE = 512
+MARGIN = receptive_field() // 2
 
 
 def find_estimator(degradation, weights_dir=paths.WEIGHTS_DIR, channels=3):
@@ -93,6 +102,55 @@ def estimate(model, images, degradation):
     (sigma, q) row for mixed), clipped to the degradation's range. The batched function that
     classifier.py and evaluate.py call."""
     return to_natural(degradation, estimate_maps(model, images).mean(axis=(1, 2)))
+
+
+@dataclass
+class PhotoEstimate:
+    value: object          # the estimate in natural units: q or sigma, or a (sigma, q) pair
+    normalized_map: object  # the per-pixel map in [0, 1] units (H, W[, 2]), or None
+    share: float           # the share of the photo's pixels that the estimate read
+
+
+def tile_cores(height, width, tile=TILE):
+    """The (top, bottom, left, right) of every tile's core, row by row."""
+    return [(top, min(top + tile, height), left, min(left + tile, width))
+            for top in range(0, height, tile) for left in range(0, width, tile)]
+
+
+def even_sample(cores, pixels, max_pixels):
+    """An even sample of `cores` (every k-th, spread over the photo) that reads about
+    `max_pixels` of the photo's `pixels`; all of them where that is more."""
+    if not max_pixels or pixels <= max_pixels:
+        return cores
+    count = min(len(cores), max(1, math.ceil(len(cores) * max_pixels / pixels)))
+    return [cores[index] for index in np.unique(np.linspace(0, len(cores) - 1, count).round()
+                                                .astype(int))]
+
+
+def estimate_photo(model, image, degradation, keep_map=False, max_pixels=None, tile=TILE):
+    """The PhotoEstimate of one uint8 image (H, W, C) of any size, in memory bounded by `tile`;
+    `max_pixels`: read an even sample of tiles of about that many pixels, not all of them;
+    `keep_map`: keep the stitched map (of the tiles read; NaN elsewhere)."""
+    height, width = image.shape[:2]
+    cores = even_sample(tile_cores(height, width, tile), height * width, max_pixels)
+    outputs = model_outputs(model)
+    total, count = np.zeros(outputs), 0
+    stitched = np.full((height, width, outputs), np.nan, np.float32) if keep_map else None
+    for top, bottom, left, right in cores:
+        above, below = max(0, top - MARGIN), min(height, bottom + MARGIN)
+        before, after = max(0, left - MARGIN), min(width, right + MARGIN)
+        part = estimate_maps(model, image[None, above:below, before:after])[0]
+        part = part.reshape(*part.shape[:2], outputs)[top - above:bottom - above,
+                                                      left - before:right - before]
+        total += part.sum(axis=(0, 1), dtype=np.float64)
+        count += part.shape[0] * part.shape[1]
+        if stitched is not None:
+            stitched[top:bottom, left:right] = part
+    mean = total / count
+    value = to_natural(degradation, mean if outputs > 1 else mean[0])
+    normalized_map = None if stitched is None else \
+        (stitched[..., 0] if outputs == 1 else stitched)
+    return PhotoEstimate(value, normalized_map, count / (height * width))
 
 
 def to_natural(degradation, normalized):

@@ -6,7 +6,7 @@ from degraded_cnn.predict.estimation import to_natural
 from degraded_cnn.vocabulary.degradations import get_degradation, parts
 
 
-def save_heat_map(path, image, normalized_map, degradation, value):
+def save_heat_map(path, image, normalized_map, degradation, value, announce=True):
     """The image beside its per-pixel map, one panel per parameter (two for mixed)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -27,4 +27,5 @@ def save_heat_map(path, image, normalized_map, degradation, value):
     with data.atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100, bbox_inches="tight")
     plt.close(figure)
-    print(f"map: {path}")
+    if announce:
+        print(f"map: {path}")
