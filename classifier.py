@@ -65,7 +65,7 @@ def build_parser():
                         "of them given beside it overrides: paper (the paper's network, for a "
                         "GPU), cpu (the shipped subset networks), cpu-full (all 50,000 CIFAR-10 "
                         "images), width64, width64-full (the paper's width on a CPU); see "
-                        "recipes.py (default paper)")
+                        "degraded_cnn/vocabulary/recipes.py (default paper)")
     parser.add_argument("--dataset", help="cifar10 (the default for training; --predict "
                         f"without it uses the shipped {paths.PREDICT_DATASET} networks), cifar100, "
                         "mnist, "

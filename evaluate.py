@@ -32,7 +32,7 @@ The library is degraded_cnn/evaluation/: the sweep and its records (sweeps.py), 
 this file is the command line, one short function per job.
 
 --degradation mixed (beyond the paper: noise, then JPEG) sweeps every (sigma, q) pair of a grid
-instead, with heat maps (grid.py).
+instead, with heat maps (degraded_cnn/evaluation/grid.py).
 
 --compare puts such tables of several settings (data size, width, join) side by side, with no
 sweep, in <dataset>_<degradation>_settings.csv and .md. --gate (beyond the paper, gate.py) mixes
@@ -413,6 +413,8 @@ def build_parser():
                         help="ablation: give every parameter-aware network this value instead "
                         "of its estimate or the truth, to see whether it uses its parameter "
                         "(write to another --out)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the backend's start-up log lines")
     return parser
 
 
@@ -422,6 +424,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     job = JOBS[verb or verb_of(args)]
+    if job not in (compare, replot):  # the others run networks
+        cli.import_backend(args.verbose)
     return cli.run(parser.prog, lambda: job(args))
 
 

@@ -15,8 +15,8 @@ and s), which, unlike the accuracy, changes smoothly with the weight.
 The gate is compared, per interval and over the seeds given (one weights folder each), with each
 network alone, with the plain average of the two (the same cost, no gate) and with the average
 of two seeds of the degraded network (an ensemble that knows no level), each gain with its
-interval over seeds and test images (accuracy_stats.gain_interval). evaluate.py --gate runs it,
-and keeps each weights folder's fitted curve beside its networks (gate_<dataset>_<degradation>.json)
+interval over seeds and test images (statistics.gain_interval). evaluate.py --gate runs it, and
+keeps each weights folder's fitted curve beside its networks (gate_<dataset>_<degradation>.json)
 for classifier.py --gate --predict, which classifies a user's images through it.
 """
 from pathlib import Path

@@ -317,7 +317,7 @@ def gain_section(cell, intervals, other, column, heading):
     if not others:
         return []
     lines = ["", f"{heading}, mean over seeds [95% interval over seeds and test images] (seeds); "
-             "see accuracy_stats.gain_interval.", "",
+             "see statistics.gain_interval.", "",
              "| interval | " + " | ".join(f"{group_label(n)} - {group_label(o)}"
                                           for n, o in others.items()) + " |",
              "|" + "---|" * (len(others) + 1)]
@@ -417,7 +417,7 @@ def settings_markdown(table, degradation, paper):
             continue
         lines += ["", f"{group_label(network)} - {LABELS[twin]}, per {unit} interval: gain "
                   "[95% interval] (paired bootstrap over test images for one training; over "
-                  "seeds and test images for several, see accuracy_stats.gain_interval).", "",
+                  "seeds and test images for several, see statistics.gain_interval).", "",
                   "| setting | " + " | ".join(intervals) + " |", "|" + "---|" * (len(intervals)
                                                                                  + 1)]
         for setting in settings:
