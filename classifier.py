@@ -82,8 +82,7 @@ def build_parser():
     parser.add_argument("--output", metavar="FILE",
                         help="with --predict: one row per photo in this .csv or .json (path, "
                         "width, height, parameter, class_k and p_k of the top classes, error)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show the backend's start-up log lines")
+    cli.add_verbose_flag(parser)
     parser.add_argument("--param", type=float, nargs="+", metavar="VALUE",
                         help="with --predict in a known_* mode: the true QF or noise sigma of "
                         "the images (known_pair: sigma and q)")
@@ -158,8 +157,7 @@ def main(argv=None):
     if args.output and not args.predict:
         parser.error("--output needs --predict")
     if args.predict:
-        status = []
-        return cli.run(parser.prog, lambda: status.append(predict(args))) or status[0]
+        return cli.run(parser.prog, lambda: predict(args))
     cli.import_backend(args.verbose)
     return cli.run(parser.prog, lambda: train(args))
 

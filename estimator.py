@@ -152,8 +152,7 @@ def build_parser():
     parser.add_argument("--max-pixels", type=int, metavar="N",
                         help="with --predict: read an even sample of tiles of about N pixels "
                         "of each photo instead of all of them (faster; says so)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show the backend's start-up log lines")
+    cli.add_verbose_flag(parser)
     training_group = parser.add_argument_group("training")
     training_group.add_argument("--train-dir", nargs="+", metavar="DIR",
                                 help="folders of clean images (PNG, BMP, TIFF) to cut patches "
@@ -208,11 +207,9 @@ def main(argv=None):
     if args.max_pixels and args.map:
         parser.error("--map draws the whole photo: leave out --max-pixels")
     if args.predict:
-        status = []
-        code = cli.run(parser.prog, lambda: status.append(predict_files(
+        return cli.run(parser.prog, lambda: predict_files(
             args.predict, args.degradation, args.weights_dir, args.map, args.output,
-            args.max_pixels, args.verbose)))
-        return code or status[0]
+            args.max_pixels, args.verbose))
     cli.import_backend(args.verbose)
     return cli.run(parser.prog, lambda: train(args))
 

@@ -413,8 +413,7 @@ def build_parser():
                         help="ablation: give every parameter-aware network this value instead "
                         "of its estimate or the truth, to see whether it uses its parameter "
                         "(write to another --out)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show the backend's start-up log lines")
+    cli.add_verbose_flag(parser)
     return parser
 
 

@@ -11,6 +11,12 @@ USER_ERROR, INTERRUPTED = 2, 130
 LR_DECAYS = ("cosine", "none")
 
 
+def add_verbose_flag(parser):
+    """--verbose: show the backend's start-up log lines (import_backend hides them)."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the backend's start-up log lines")
+
+
 def add_learning_rate_flags(group, initial, decay):
     """--learning-rate and --lr-decay (training/loop.py's learning_rate)."""
     group.add_argument("--learning-rate", type=float, default=initial, help="Adamax, initial")
@@ -19,17 +25,16 @@ def add_learning_rate_flags(group, initial, decay):
 
 
 def run(prog, task):
-    """Run `task()`; report a user's mistake in one line on stderr with exit status 2, and an
-    interruption with status 130."""
+    """Run `task()` and return its exit status (what it returns, 0 for None); report a user's
+    mistake in one line on stderr with exit status 2, and an interruption with status 130."""
     try:
-        task()
+        return task() or 0
     except (ValueError, OSError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return INTERRUPTED
-    return 0
 
 
 @contextlib.contextmanager

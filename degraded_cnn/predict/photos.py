@@ -106,6 +106,8 @@ def estimate_file(path, degradation, load_model, keep_map=False, max_pixels=None
     file's own q where it is a JPEG (file_q, file_q_exact), the share of pixels read, a note;
     and the PhotoEstimate and image (for a heat map). `load_model(channels)` gives the
     estimator for the photo's channel count. Raises ValueError or OSError for a bad file."""
+    # Imported here: they load Keras, and estimator.py checks its arguments with this module
+    # before the backend starts.
     from degraded_cnn.predict import estimation, jpeg_tables
     from degraded_cnn.vocabulary.degradations import get_degradation, parts
     image, note = read_photo(path)
