@@ -12,8 +12,10 @@ Modes (degraded_cnn/vocabulary/modes.py): org (clean images), jpg / noisy (degra
 image only), est_qf / est_nl (degraded images + the parameter estimated by the frozen
 weights/estimator_<deg>.keras), known_qf / known_nl (degraded images + the true parameter), and
 the placebo controls shuffled_qf / shuffled_nl (degraded images + a parameter drawn
-independently of the image). The network is degraded_cnn/models/classifier.py, its training
-degraded_cnn/training/classifier.py, its use degraded_cnn/predict/classify.py.
+independently of the image); beyond the paper, aux_qf / aux_nl (image only, trained with a
+second head that regresses the level) and their placebos aux_shuffled_qf / aux_shuffled_nl.
+The network is degraded_cnn/models/classifier.py, its training
+degraded_cnn/training/classifier.py, its use degraded_cnn/predict/classification.py.
 
 The default network is the full-size one (features 64/128/256, dense 1024), meant for a GPU. On a
 CPU use a narrower one: `--recipe cpu` (degraded_cnn/vocabulary/recipes.py) sets the flags of the
@@ -101,6 +103,9 @@ def build_parser():
                        "constant extra image channel) or film (a gain and bias of each dense "
                        "feature); a saved network keeps its join (default dense)")
     group.add_argument("--dropout", type=float, help="before each dense layer")
+    group.add_argument("--level-weight", type=float,
+                       help="aux_* modes: the weight of the level's squared error (in [0, 1] "
+                       "units) beside the cross-entropy in the training loss")
     group.add_argument("--spatial-dropout", type=float,
                        help="spatial dropout before the last block's convolutions, halved for "
                             "each earlier block")

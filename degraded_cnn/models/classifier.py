@@ -16,17 +16,44 @@ DENSE_LAYERS = 2
 FILM_HIDDEN = 32        # units between the parameter and the FiLM gains and biases
 # The layer that tells a saved network's join (vocabulary.recipes.JOINS).
 JOIN_LAYERS = {"dense": "features_and_parameter", "input": "parameter_plane", "film": "film"}
+# The training-only input of an aux_* network: the level its second output regresses.
+LEVEL_TARGET = "level_target"
+
+
+@keras.saving.register_keras_serializable(package="classifier")
+class LevelLoss(keras.layers.Layer):
+    """Adds `weight` times the squared error of the level's estimate (an aux_* network's second
+    head, in [0, 1] units) to the training loss, and passes the class probabilities on: the
+    training model keeps one output, so its metrics keep their names (accuracy)."""
+
+    def __init__(self, weight=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = weight
+
+    def call(self, inputs):
+        probabilities, estimate, target = inputs
+        self.add_loss(self.weight * keras.ops.mean(keras.ops.square(estimate - target)))
+        return probabilities
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight}
 
 
 def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=False,
-                     dropout=0.5, spatial_dropout=0.2, parameter_join="dense", parameters=1):
+                     dropout=0.5, spatial_dropout=0.2, parameter_join="dense", parameters=1,
+                     levels=0, level_weight=1.0):
     """VGG-like classifier. Inputs: "image" (H, W, C) pixels 0..255 and, `with_parameter`,
     "parameter" (`parameters`,) in the [0, 1] units of vocabulary.degradations.normalize (2 for
     the mixed degradation's pair), joined as `parameter_join` says (JOINS). Output: class
     probabilities.
 
     `spatial_dropout` is the rate before the convolutions of the last block; it halves for each
-    earlier block (deep features overfit most, first-layer edges least)."""
+    earlier block (deep features overfit most, first-layer edges least).
+
+    `levels` > 0 (aux_* modes): a second head regresses the level (`levels` numbers) from the
+    last dense features, against the training-only input LEVEL_TARGET, its squared error
+    weighted by `level_weight` in the loss; inference_network(model) is the image-only network
+    that is saved and tested."""
     if parameter_join not in JOINS:
         raise ValueError(f"unknown parameter join {parameter_join!r}; choose from "
                          f"{', '.join(JOINS)}")
@@ -66,7 +93,22 @@ def build_classifier(image_shape, num_classes, width=FULL_WIDTH, with_parameter=
             x = film(x, parameter, units)
         x = keras.layers.Dropout(dropout, name=f"dense{index}_dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    if levels:
+        target = keras.Input((levels,), name=LEVEL_TARGET)
+        level = keras.layers.Dense(levels, activation="sigmoid", name="level")(x)
+        outputs = LevelLoss(level_weight, name="level_loss")([outputs, level, target])
+        return keras.Model([*inputs, target], outputs, name="classifier")
     return keras.Model(inputs, outputs, name="classifier")
+
+
+def inference_network(model):
+    """The network that `model` stands for at test time: an aux_* training model without its
+    level head and target input (the class probabilities of the image alone); any other model
+    as it is."""
+    if LEVEL_TARGET not in [tensor.name for tensor in model.inputs]:
+        return model
+    kept = [tensor for tensor in model.inputs if tensor.name != LEVEL_TARGET]
+    return keras.Model(kept, model.get_layer("probabilities").output, name="classifier")
 
 
 def parameter_plane(x, parameter, image_shape):

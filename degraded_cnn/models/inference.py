@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from degraded_cnn import data
+from degraded_cnn.models.classifier import inference_network
 
 
 def load_model(path):
@@ -44,8 +45,10 @@ def infer(model, inputs, batch_size):
 
 def save_model(model, path):
     """Save `model` atomically without its optimizer state (a third of the size of a compiled
-    Adamax model): the saved model is for inference; resuming uses the backup."""
-    weights_only = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer
-    weights_only.set_weights(model.get_weights())
+    Adamax model), as its inference network (an aux_* network without its training-only level
+    head): the saved model is for inference; resuming uses the backup."""
+    network = inference_network(model)
+    weights_only = keras.Model.from_config(network.get_config())  # uncompiled: no optimizer
+    weights_only.set_weights(network.get_weights())
     with data.atomic_output(path) as temporary:
         weights_only.save(temporary)

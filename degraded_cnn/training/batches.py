@@ -7,9 +7,9 @@ import keras
 import numpy as np
 
 from degraded_cnn import data, image_ops
-from degraded_cnn.models.classifier import model_inputs
+from degraded_cnn.models.classifier import LEVEL_TARGET, model_inputs
 from degraded_cnn.predict import estimation
-from degraded_cnn.vocabulary.degradations import random_params
+from degraded_cnn.vocabulary.degradations import normalize, random_params
 from degraded_cnn.vocabulary.modes import get_mode
 
 
@@ -64,13 +64,19 @@ class Augmentation:
 
 def degraded_inputs(images, mode, rng, estimator_model=None):
     """Degrade each image with its own random parameter (mode's degradation; none for org) and
-    return the network inputs, with the true or the estimated parameter as the mode wants."""
+    return the network inputs, with the true or the estimated parameter as the mode wants, and
+    for an aux_* mode the level its second output is to regress (LEVEL_TARGET)."""
     spec = get_mode(mode)
     if spec.degradation is None:
         return model_inputs(images)
     params = random_params(spec.degradation, len(images), rng)
     # workers=1: this runs inside a data-loading thread, which must not start a process pool.
     images = image_ops.degrade(images, spec.degradation, params, rng, workers=1)
+    if spec.target:
+        target = params if spec.target == "true" else \
+            random_params(spec.degradation, len(images), rng)
+        return {**model_inputs(images), LEVEL_TARGET: normalize(
+            spec.degradation, target).astype(np.float32).reshape(len(images), -1)}
     if spec.source == "none":
         return model_inputs(images)
     return model_inputs(images, fed_parameters(spec, params, images, rng, estimator_model),

@@ -6,13 +6,14 @@ import keras
 import numpy as np
 
 from degraded_cnn import data, paths
-from degraded_cnn.models.classifier import build_classifier, check_images, shape_text
+from degraded_cnn.models.classifier import (build_classifier, check_images, inference_network,
+                                            shape_text)
 from degraded_cnn.models.inference import load_model
 from degraded_cnn.predict.estimation import check_channels, load_estimator
 from degraded_cnn.training import loop
 from degraded_cnn.training.batches import (Augmentation, TrainingBatches, degraded_inputs,
                                            split_validation)
-from degraded_cnn.vocabulary.modes import get_mode, parameter_count
+from degraded_cnn.vocabulary.modes import get_mode, level_count, parameter_count
 
 TRAIN_DATASET = "cifar10"      # --dataset when training without one
 # The flags that a resumed run must share with the run it continues (see training/loop.py).
@@ -29,12 +30,14 @@ def train(*, mode, dataset=TRAIN_DATASET, weights_dir=paths.WEIGHTS_DIR, estimat
           width, parameter_join="dense", dropout, spatial_dropout, epochs, batch_size,
           learning_rate, lr_decay="cosine", warmup_epochs=0.0, limit=None,
           val_fraction=VALIDATION_FRACTION, workers=2, reuse=1, jit=False, distribute=False,
-          seed=0, fresh=False, augmentation=Augmentation()):
+          seed=0, fresh=False, augmentation=Augmentation(), level_weight=1.0):
     """Train (or resume) the network of `mode` on `dataset` into `weights_dir`; the arguments
     are classifier.py's flags of the same names (a recipe of vocabulary/recipes.py gives the
     network's and the schedule's)."""
-    settings = {key: value for key, value in locals().items() if key in RUN_SETTINGS}
     spec = get_mode(mode)
+    # The level's weight is a flag of the aux_* runs alone (older runs' settings lack it).
+    settings = {key: value for key, value in locals().items()
+                if key in RUN_SETTINGS or (key == "level_weight" and spec.target)}
     devices = distribute_batches(batch_size) if distribute else 1
     dataset = data.load_dataset(dataset)
     estimator_model = load_estimator(spec.degradation, estimator_dir or weights_dir,
@@ -45,7 +48,7 @@ def train(*, mode, dataset=TRAIN_DATASET, weights_dir=paths.WEIGHTS_DIR, estimat
     keras.utils.set_random_seed(seed)
     model = build_classifier(dataset.image_shape, len(dataset.class_names), width,
                              spec.has_parameter, dropout, spatial_dropout, parameter_join,
-                             parameter_count(mode))
+                             parameter_count(mode), level_count(mode), level_weight)
     if not fresh:
         check_resumable(output, dataset, model)
     images, labels = dataset.x_train, dataset.y_train
@@ -122,7 +125,7 @@ def check_resumable(output, dataset, model):
     if classes != len(dataset.class_names):
         raise data.DataError(f"{dataset.name} has {len(dataset.class_names)} classes but {output}"
                              f" has {classes}: use --fresh to start over")
-    if saved.count_params() != model.count_params():
+    if saved.count_params() != inference_network(model).count_params():
         raise data.DataError(f"{output} was trained with other network flags (--width, "
                              "--parameter-join, mode): "
                              "give the same ones to resume, or --fresh to start over")

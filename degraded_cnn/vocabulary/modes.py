@@ -21,6 +21,10 @@ class Mode:
     label: str               # its name in tables and figures
     twin: str | None = None  # the image-only network that a parameter-aware one is compared with
     control: bool = False    # a control of this project's: trained on request, swept where trained
+    # Beyond the paper: what a second output regresses while training, the level as a training
+    # target ("true") or a placebo level drawn independently of the image ("shuffled"); the
+    # network is image-only at test time. None: no second output.
+    target: str | None = None
 
     @property
     def has_parameter(self):
@@ -60,6 +64,13 @@ MODES = {
     "est_pair": Mode("mixed", "estimated", "Mixed+Est.pair", "mixed"),
     "known_pair": Mode("mixed", "true", "Mixed+Known.pair", "mixed"),
     "shuffled_pair": Mode("mixed", "shuffled", "Mixed+Shuffled.pair", "mixed"),
+    # Beyond the paper: the level as privileged information, known while training only.
+    "aux_qf": Mode("jpeg", "none", "Jpg+Aux.QF", "jpg", control=True, target="true"),
+    "aux_shuffled_qf": Mode("jpeg", "none", "Jpg+Aux.Shuffled.QF", "jpg", control=True,
+                            target="shuffled"),
+    "aux_nl": Mode("noise", "none", "Noisy+Aux.NL", "noisy", control=True, target="true"),
+    "aux_shuffled_nl": Mode("noise", "none", "Noisy+Aux.Shuffled.NL", "noisy", control=True,
+                            target="shuffled"),
 }
 
 
@@ -72,27 +83,39 @@ def compared_modes(degradation, controls=False):
 
 def placebo_of(name):
     """The placebo control of a mode told the estimate or the true parameter (the shuffled_*
-    mode of its degradation), which it must beat for its parameter's information to count;
-    None for the other modes."""
+    mode of its degradation), or trained to regress the true level (aux_shuffled_*), which it
+    must beat for the level's information to count; None for the other modes."""
     mode = get_mode(name)
-    if mode.source not in ("estimated", "true"):
-        return None
-    return next((other for other, candidate in MODES.items()
-                 if candidate.degradation == mode.degradation
-                 and candidate.source == "shuffled"), None)
+    if mode.source in ("estimated", "true"):
+        return next((other for other, candidate in MODES.items()
+                     if candidate.degradation == mode.degradation
+                     and candidate.source == "shuffled"), None)
+    if mode.target == "true":
+        return next((other for other, candidate in MODES.items()
+                     if candidate.degradation == mode.degradation
+                     and candidate.target == "shuffled"), None)
+    return None
 
 
 def image_only_modes(degradation):
     """The two image-only networks of `degradation`: the clean-trained one (org) and the one
-    trained on degraded images (jpg, noisy), in that order."""
+    trained on degraded images (jpg, noisy), in that order (not the aux_* ones, which trained
+    with a second output)."""
     return tuple(name for name, mode in MODES.items()
-                 if mode.degradation in (None, degradation) and not mode.has_parameter)
+                 if mode.degradation in (None, degradation) and not mode.has_parameter
+                 and mode.target is None)
 
 
 def parameter_count(name):
     """Numbers in the parameter input of a network of mode `name` (0 for an image-only one)."""
     mode = get_mode(name)
     return degradations.parameter_count(mode.degradation) if mode.has_parameter else 0
+
+
+def level_count(name):
+    """Numbers that an aux_* network's second output regresses while training (0 for others)."""
+    mode = get_mode(name)
+    return degradations.parameter_count(mode.degradation) if mode.target else 0
 
 
 def get_mode(name):
