@@ -48,6 +48,7 @@ Each job has a verb (the first word), or is read from the flags as before:
     grid       the mixed degradation's (sigma, q) grid (--degradation mixed)
     compare    earlier tables side by side (--compare)
     replot     redraw the figures from the tables (--replot)
+    restore    beyond the paper: denoise by the estimated level, then classify (no old form)
 
     python evaluate.py --dataset cifar10 --degradation jpeg
     python evaluate.py seeds --dataset ../shared/data/cifar10-subset.npz --degradation noise \
@@ -70,6 +71,9 @@ from degraded_cnn import cli, paths
 
 # The degradations with an evaluation (no blur networks exist).
 EVALUATED = ("jpeg", "noise", "mixed")
+# `restore` sweeps sigma 0, 5, ..., 50 unless --params says otherwise: a denoiser per image and
+# value (three levels each) costs more than a classifier.
+RESTORE_STEP = 5
 
 
 def sweep_values(degradation, text):
@@ -261,6 +265,31 @@ def grid(args):
                   estimator_dir=args.estimator_dir)
 
 
+def restore(args):
+    """Beyond the paper: denoise (told the estimated, the true or a fixed sigma), then classify
+    with org and noisy of every --weights folder; sigma every RESTORE_STEP unless --params."""
+    from degraded_cnn import data
+    from degraded_cnn.evaluation import restoration
+    from degraded_cnn.evaluation.reports import write_report
+    from degraded_cnn.models.inference import load_model
+    from degraded_cnn.predict import classification, estimation
+    from degraded_cnn.vocabulary.degradations import all_params
+    if args.degradation != restoration.DEGRADATION:
+        raise data.DataError("restore denoises: give --degradation noise")
+    test = TestSet(args)
+    values = test.values if args.params else all_params("noise", RESTORE_STEP)
+    networks = [{name: classification.load_classifier(test.trained_on, name, folder)
+                 for name in restoration.CLASSIFIERS} for folder in test.folders]
+    estimator_model = load_model(estimation.find_estimator(
+        "noise", args.estimator_dir or test.folders[0], test.images.shape[-1]))
+    correct, rate = restoration.sweep_restoration(networks, test.images, test.labels, values,
+                                                  estimator_model, args.seed, args.batch_size)
+    table = restoration.restoration_table(values, correct, args.seed)
+    write_report(Path(args.out) / f"{test.name}_noise_restoration", table,
+                 restoration.restoration_markdown(table, test.name, len(test.images), values,
+                                                  rate))
+
+
 def replot(args):
     """Redraw the figures of --dataset and --degradation from the tables already in --out."""
     import pandas as pd
@@ -356,7 +385,7 @@ def verb_of(args):
 
 
 JOBS = {"sweep": sweep, "seeds": seeds, "estimator": estimator, "gate": gate, "grid": grid,
-        "compare": compare, "replot": replot}
+        "compare": compare, "replot": replot, "restore": restore}
 
 
 def build_parser():
