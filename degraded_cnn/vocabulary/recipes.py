@@ -78,10 +78,6 @@ class EstimatorRun:
     batch_size: int = 32
     steps_per_epoch: int = 500
     epochs: int = 100
-    # aux_* modes: the weight of the level's squared error (in [0, 1] units) beside the
-    # cross-entropy. Not yet chosen on held-out images: 1.0 puts the two on a similar scale at
-    # the start (a level's variance is 1/12, a ten-class cross-entropy 2.3).
-    level_weight: float = 1.0
     learning_rate: float = 0.001
     lr_decay: str = "none"
     loss: str = "pixel"
