@@ -65,8 +65,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from degraded_cnn import cli, paths
 
 # The degradations with an evaluation (no blur networks exist).
@@ -76,58 +74,16 @@ EVALUATED = ("jpeg", "noise", "mixed")
 RESTORE_STEP = 5
 
 
-def sweep_values(degradation, text):
-    """--params: "10,20,30", or for mixed (sigma, q) pairs "0:10,25:50"; default every value."""
-    from degraded_cnn import data
-    from degraded_cnn.vocabulary.degradations import all_params, check_params, parameter_count
-    if not text:
-        return all_params(degradation)
-    width = parameter_count(degradation)
-    try:
-        rows = [[float(v) for v in item.split(":")] for item in text.split(",")]
-    except ValueError:
-        rows = []
-    if not rows or any(len(row) != width for row in rows):
-        shape = "sigma:q pairs" if width > 1 else "numbers"
-        raise data.DataError(f"--params {text!r}: {degradation} takes {shape} separated by "
-                             "commas")
-    values = np.array(rows)
-    return check_params(degradation, values if width > 1 else values[:, 0], len(values))
-
-
-def check_classes(trained_on, weights_dir, dataset):
-    """Networks trained on `trained_on` must know the test set's classes, in the same order."""
-    from degraded_cnn import data
-    path = paths.class_names_path(trained_on, weights_dir)
-    if path.is_file() and path.read_text().splitlines() != list(dataset.class_names):
-        raise data.DataError(f"the networks of {trained_on} in {weights_dir} know the classes "
-                             f"in {path}, not those of {dataset.name} "
-                             f"({', '.join(dataset.class_names[:4])}, ...)")
+def test_set(args):
+    """The TestSet of the command line."""
+    from degraded_cnn.evaluation.test_set import TestSet
+    return TestSet(dataset=args.dataset, degradation=args.degradation, weights=args.weights,
+                   params=args.params, limit=args.limit, trained_on=args.trained_on)
 
 
 def output_name(args):
-    """The name of the outputs: the test set's, and with --trained-on (networks trained on
-    another dataset with the same classes) both names, so that nothing is overwritten."""
-    from degraded_cnn import data
-    name = data.dataset_name(args.dataset)
-    return name if args.trained_on in (None, name) else f"{name}_trained-on-{args.trained_on}"
-
-
-class TestSet:
-    """What every sweeping verb reads from the command line: the test images and labels, the
-    values swept, the weights folders (checked against the test set's classes), the name of
-    the networks' training set and the outputs' name."""
-
-    def __init__(self, args):
-        from degraded_cnn import data
-        self.dataset = data.load_dataset(args.dataset)
-        self.images = self.dataset.x_test[: args.limit]
-        self.labels = self.dataset.y_test[: args.limit]
-        self.values = sweep_values(args.degradation, args.params)
-        self.trained_on, self.name = args.trained_on or self.dataset.name, output_name(args)
-        for folder in args.weights:
-            check_classes(self.trained_on, folder, self.dataset)
-        self.folders = [Path(folder) for folder in args.weights]
+    from degraded_cnn.evaluation import test_set
+    return test_set.output_name(args.dataset, args.trained_on)
 
 
 def sweep_options(args):
@@ -155,7 +111,7 @@ def sweep(args, estimator_only=False):
     from degraded_cnn.evaluation.sweeps import sweep_folders
     from degraded_cnn.evaluation.tables import NETWORKS
     check_single(args, "sweep")
-    test = TestSet(args)
+    test = test_set(args)
     modes = () if estimator_only else NETWORKS[args.degradation]
     correct, clean, _, estimates = sweep_folders(
         test.folders, test.trained_on, test.images, test.labels, test.values, modes,
@@ -208,7 +164,7 @@ def estimator(args):
     """The estimator's Tables 2, 5 and Figures 4, 7 alone; for mixed, its grid table."""
     if args.degradation == "mixed":
         from degraded_cnn.evaluation.grid import evaluate_estimators
-        test = TestSet(args)
+        test = test_set(args)
         return evaluate_estimators(args.estimator_dir or test.folders[0], test.name,
                                    test.images, test.values, out=args.out, seed=args.seed)
     return sweep(args, estimator_only=True)
@@ -220,7 +176,7 @@ def seeds(args):
     from degraded_cnn.evaluation.reports import write_report
     from degraded_cnn.evaluation.sweeps import sweep_folders
     check_single(args, "seeds")
-    test = TestSet(args)
+    test = test_set(args)
     correct, clean, joins, _ = sweep_folders(
         test.folders, test.trained_on, test.images, test.labels, test.values,
         tables.NETWORKS[args.degradation], **sweep_options(args))
@@ -239,7 +195,7 @@ def gate(args):
     from degraded_cnn import data
     from degraded_cnn.evaluation.gate import evaluate_gate
     check_single(args, "gate")
-    test = TestSet(args)
+    test = test_set(args)
     if args.gate_validation is None and test.trained_on != test.dataset.name:
         raise data.DataError("--gate with --trained-on needs --gate-validation: the dataset "
                              f"the networks of {test.trained_on} were trained on, whose "
@@ -259,7 +215,7 @@ def grid(args):
     if args.degradation != "mixed" or args.fixed_parameter is not None or args.gate:
         raise data.DataError("--fixed-parameter and --gate take a single degradation (jpeg, "
                              "noise), not mixed; grid takes --degradation mixed")
-    test = TestSet(args)
+    test = test_set(args)
     evaluate_grid(test.folders, test.trained_on, test.name, test.images, test.labels,
                   test.values, out=args.out, seed=args.seed, batch_size=args.batch_size,
                   estimator_dir=args.estimator_dir)
@@ -276,7 +232,7 @@ def restore(args):
     from degraded_cnn.vocabulary.degradations import all_params
     if args.degradation != restoration.DEGRADATION:
         raise data.DataError("restore denoises: give --degradation noise")
-    test = TestSet(args)
+    test = test_set(args)
     values = test.values if args.params else all_params("noise", RESTORE_STEP)
     networks = [{name: classification.load_classifier(test.trained_on, name, folder)
                  for name in restoration.CLASSIFIERS} for folder in test.folders]

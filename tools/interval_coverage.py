@@ -30,9 +30,9 @@ sys.path.insert(0, str(REPOSITORY))
 
 import numpy as np  # noqa: E402
 
-import evaluate  # noqa: E402
 from degraded_cnn import data, paths  # noqa: E402
 from degraded_cnn.evaluation import statistics, sweeps, tables  # noqa: E402
+from degraded_cnn.evaluation.test_set import sweep_values  # noqa: E402
 from degraded_cnn.predict.estimation import find_estimator  # noqa: E402
 from degraded_cnn.vocabulary.modes import MODES, compared_modes  # noqa: E402
 
@@ -42,7 +42,7 @@ DEFAULT_DATASET = REPOSITORY.parent / "shared" / "data" / "cifar10-subset.npz"
 def gain_tables(dataset_path, degradation, folders, estimator_dir, sweep_seed=0):
     """{(mode, interval): seeds x images table of Eq. (1) gains over the twin}, from records."""
     dataset = data.load_dataset(str(dataset_path))
-    values = evaluate.sweep_values(degradation, None)
+    values = sweep_values(degradation, None)
     estimator_file = find_estimator(degradation, estimator_dir,
                                     dataset.image_shape[-1])
     condition = sweeps.SweepRecord.condition(dataset.x_test, dataset.y_test, values,
