@@ -146,9 +146,8 @@ def write_outputs(args, dataset_name, values, correct, estimates, image_count, c
     if correct:
         paper = tables.paper_key(dataset_name, args.degradation)
         accuracy = tables.accuracy_table(values, correct)
-        write_report(f"{stem}_accuracy", accuracy, "", show=False, figures={
-            ".png": lambda path: figures.accuracy_figure(accuracy, dataset_name,
-                                                         args.degradation, path)})
+        write_csv(accuracy, f"{stem}_accuracy.csv")
+        figures.accuracy_figure(accuracy, dataset_name, args.degradation, f"{stem}_accuracy.png")
         intervals = tables.interval_table(values, correct, args.degradation, paper, args.seed)
         write_report(f"{stem}_intervals", intervals, ablation_note(args, tables.interval_markdown(
             intervals, correct, dataset_name, args.degradation, paper, image_count, clean)))
