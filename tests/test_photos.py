@@ -136,6 +136,8 @@ def test_a_folder_gives_a_row_per_file_and_one_bad_file_stops_nothing(folder):
     assert len(errors) == 1 and "notes.jpg" in errors[0]
     assert "oneDNN" not in result.stderr and "absl" not in result.stderr  # backend logs hidden
     assert len([line for line in result.stdout.splitlines() if "\t" in line]) == 5
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "maps", "out.csv", "photos", "weights"]  # nothing else left behind
 
 
 def test_patterns_and_json(folder):

@@ -5,6 +5,7 @@ import csv
 import glob
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -79,9 +80,10 @@ def check_writable(path):
         raise data.DataError(f"{path}: write the results as .csv or .json")
     if path.is_dir():
         raise data.DataError(f"{path} is a folder; give a file name ending in .csv or .json")
-    try:
-        with data.atomic_output(path.with_name(f".{path.name}.probe")) as temporary:
-            Path(temporary).write_text("")
+    try:  # a file made and removed in the output's folder: nothing is left there
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}."):
+            pass
     except OSError as error:
         raise data.DataError(f"cannot write {path}: {error.strerror}") from None
 
