@@ -37,10 +37,10 @@ def predict_files(inputs, degradation, weights_dir, map_path=None, output=None, 
     status, 2 if any failed."""
     from degraded_cnn.predict import photos
     photos.check_writable(output)
+    check_shipped(degradation, weights_dir)
     cli.import_backend(verbose)
     from degraded_cnn.predict import estimation
     from degraded_cnn.vocabulary.degradations import parts
-    check_shipped(degradation, weights_dir)
     models = {}
 
     def load_model(channels):
