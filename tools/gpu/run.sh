@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The paper's width on one GPU machine: every training of the grid at once (they share the GPU),
 # then each training set's networks evaluated on the 1017 lossless test images of the CIFAR-10
-# subset, plainly and with --fixed-parameter 0 (does a network use its parameter?), and on their
-# own test images (the 10,000 of cifar10-q75 for the networks trained on it).
+# subset, plainly and with --fixed-parameter 0 (100 for JPEG: does a network use its
+# parameter?), and on their own test images (the 10,000 of cifar10-q75 for the networks
+# trained on it).
 #
 # On the GPU machine, from the repository root (Python 3.11+, a GPU build of TensorFlow or JAX):
 #   pip install -r requirements.txt            # or: requirements-jax.txt and keras, for JAX
@@ -75,6 +76,8 @@ fi
 wait
 echo "trainings: $(( $(date +%s) - start )) s for all at once (start-up included)"
 
+# The ablation tells every parameter-aware network "clean": sigma 0, or for JPEG q 100.
+told=$([ "$DEGRADATION" = jpeg ] && echo 100 || echo 0)
 for set in $SETS; do
   for seed in ${SEEDS//,/ }; do
     python3 tools/gpu/report.py "$WEIGHTS/seed$seed" "$(dataset "$set")" --modes ${MODES//,/ } \
@@ -86,7 +89,7 @@ for set in $SETS; do
   # The lossless test images are the subset's; --trained-on keeps the outputs' names apart.
   sweep="$evaluate --dataset $DATA/cifar10-subset.npz --trained-on $set"
   $sweep --out "$PLOTS"
-  $sweep --out "$PLOTS/fixed-clean" --fixed-parameter 0
+  $sweep --out "$PLOTS/fixed-clean" --fixed-parameter "$told"
   if [ "$set" != cifar10-subset ]; then
     $evaluate --dataset "$(dataset "$set")" --out "$PLOTS"
   fi
