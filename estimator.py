@@ -20,7 +20,7 @@ from pathlib import Path
 
 from degraded_cnn import cli, paths
 from degraded_cnn.vocabulary import recipes
-from degraded_cnn.vocabulary.degradations import DEGRADATIONS
+from degraded_cnn.vocabulary.degradations import DEGRADATIONS, units
 
 PROG = "estimator.py"
 # estimator.py's flags that are not arguments of training.estimator.train.
@@ -40,7 +40,6 @@ def predict_files(inputs, degradation, weights_dir, map_path=None, output=None, 
     check_shipped(degradation, weights_dir)
     cli.import_backend(verbose)
     from degraded_cnn.predict import estimation
-    from degraded_cnn.vocabulary.degradations import parts
     models = {}
 
     def load_model(channels):
@@ -71,24 +70,17 @@ def predict_files(inputs, degradation, weights_dir, map_path=None, output=None, 
             print(result_line(row, degradation), flush=True)
     progress.close()
     if output:
-        units = [get_unit(part) for part in parts(degradation)]
-        photos.write_rows(rows, output, ["path", "width", "height", *units, "file_q",
+        photos.write_rows(rows, output, ["path", "width", "height", *units(degradation), "file_q",
                                          "file_q_exact", "share", "note", "error"])
         print(f"wrote {len(rows)} row(s) to {output}", file=sys.stderr)
     return cli.USER_ERROR if failed else 0
 
 
-def get_unit(name):
-    from degraded_cnn.vocabulary.degradations import get_degradation
-    return get_degradation(name).unit
-
-
 def result_line(row, degradation):
     """"photo.jpg<TAB>34.25" ("sigma 10.20  q 34.25" for mixed), then the file's q and notes."""
-    from degraded_cnn.vocabulary.degradations import parts
-    units = [get_unit(part) for part in parts(degradation)]
-    value = f"{row[units[0]]:.2f}" if len(units) == 1 else \
-        "  ".join(f"{unit} {row[unit]:.2f}" for unit in units)
+    names = units(degradation)
+    value = f"{row[names[0]]:.2f}" if len(names) == 1 else \
+        "  ".join(f"{name} {row[name]:.2f}" for name in names)
     extra = []
     if row.get("file_q") is not None:
         extra.append(f"file q {row['file_q']}" + ("" if row["file_q_exact"] else

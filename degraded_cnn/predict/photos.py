@@ -111,7 +111,7 @@ def estimate_file(path, degradation, load_model, keep_map=False, max_pixels=None
     # Imported here: they load Keras, and estimator.py checks its arguments with this module
     # before the backend starts.
     from degraded_cnn.predict import estimation, jpeg_tables
-    from degraded_cnn.vocabulary.degradations import get_degradation, parts
+    from degraded_cnn.vocabulary.degradations import units
     image, note = read_photo(path)
     notes = [note] if note else []
     if warning := estimation.colour_noise_warning(path, degradation, image.shape[-1]):
@@ -121,8 +121,7 @@ def estimate_file(path, degradation, load_model, keep_map=False, max_pixels=None
     estimation.check_channels(model, image[None], what=str(path))
     estimate = estimation.estimate_photo(model, image, degradation, keep_map=keep_map,
                                          max_pixels=max_pixels)
-    values = dict(zip((get_degradation(part).unit for part in parts(degradation)),
-                      map(float, np.atleast_1d(estimate.value))))
+    values = dict(zip(units(degradation), map(float, np.atleast_1d(estimate.value))))
     found = jpeg_tables.file_quality(path)
     if "q" in values and (recompressed := jpeg_tables.recompression_note(values["q"], found)):
         notes.append(recompressed)

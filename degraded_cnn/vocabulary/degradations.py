@@ -93,6 +93,12 @@ def parts(name):
     return get_degradation(name).parts or (name,)
 
 
+def units(name):
+    """The names of a parameter's numbers in tables and result rows: ("q",), ("sigma",), or
+    ("sigma", "q") for mixed."""
+    return tuple(get_degradation(part).unit for part in parts(name))
+
+
 def parameter_count(name):
     """Numbers per image in a parameter of `name`: 1, or 2 for mixed."""
     return len(parts(name))
